@@ -1,0 +1,15 @@
+"""Test overrides: the same settings, with a fixed secret and fast password hashing.
+
+The database comes from ``DATABASE_URL`` like everywhere else; the test command points it at PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+
+from hvae_site.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_BROKER_URL = ""
