@@ -1,0 +1,137 @@
+"""Human validation: batches of transcripts in Label Studio, the raters who judge them, and their judgments."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from evaluation.models import VALUE_CHOICES, Study, Trial
+
+
+def new_batch_key() -> str:
+    """A key no other batch, in this database or an earlier one, will have: it names the batch's Label Studio
+    project and prefixes its task keys, so a recreated database never adopts another batch's project."""
+    return f"hvae-{secrets.token_hex(6)}"
+
+
+class AnnotationBatch(models.Model):
+    """A sample of a study's transcripts pushed to one Label Studio project.
+
+    The design (size, overlap, seed, gold) identifies the batch: pushing the same design again reuses it.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="batches")
+    size = models.PositiveIntegerField()
+    overlap = models.PositiveIntegerField(default=1, help_text="Raters per task (Label Studio maximum_annotations).")
+    seed = models.BigIntegerField(default=0)
+    gold = models.PositiveIntegerField(default=0, help_text="Gold items with a known orientation, to screen raters.")
+    show_choices = models.BooleanField(default=True, help_text="Show the extracted choices and payoffs.")
+    extraction_audit = models.BooleanField(default=False, help_text="Raters also read off each item's option.")
+    show_prediction = models.BooleanField(
+        default=False, help_text="Show the automated result as a prediction (off by default: it anchors raters)."
+    )
+    tasks_per_rater = models.PositiveIntegerField(default=20, help_text="A rater's quota before the completion code.")
+    gold_fail_threshold = models.FloatField(
+        default=0.5, help_text="Raters with gold accuracy below this (after 2+ gold items) are flagged."
+    )
+    sampling_spec = models.JSONField(default=dict, help_text="Strata and counts actually drawn.")
+    key = models.CharField(max_length=40, unique=True, default=new_batch_key, editable=False)
+    label_studio_project_id = models.PositiveIntegerField(null=True, blank=True)
+    invite_token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe, editable=False)
+    invite_expires_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "annotation batches"
+        constraints = [
+            models.UniqueConstraint(fields=["study", "size", "overlap", "seed", "gold"], name="batch_unique_design"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="batch_positive_size"),
+            models.CheckConstraint(condition=Q(overlap__gt=0), name="batch_positive_overlap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} of {self.study} (n={self.size}, k={self.overlap}, seed={self.seed})"
+
+
+class AnnotationTask(models.Model):
+    batch = models.ForeignKey(AnnotationBatch, on_delete=models.CASCADE, related_name="tasks")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="annotation_tasks")
+    key = models.CharField(max_length=100, unique=True, help_text="Our idempotency key, also in the task data.")
+    is_gold = models.BooleanField(default=False)
+    gold_category = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True)
+    label_studio_task_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["batch_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "trial"], name="task_unique_trial_per_batch")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Rater(models.Model):
+    """A person recruited through a batch's invite link. Never deleted: flagged or excluded instead."""
+
+    batch = models.ForeignKey(AnnotationBatch, on_delete=models.CASCADE, related_name="raters")
+    participant_id = models.CharField(max_length=200, help_text="Crowd-platform id (PROLIFIC_PID) or our own.")
+    platform_study_id = models.CharField(max_length=200, blank=True)
+    platform_session_id = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(help_text="The Label Studio login made for the rater (not a real address).")
+    label_studio_user_id = models.PositiveIntegerField(null=True, blank=True)
+    # Label Studio's open-source edition has no single sign-on: the rater signs in with this generated password,
+    # shown only on their own pages. It opens nothing but that rater's Label Studio account.
+    label_studio_password = models.CharField(max_length=64, blank=True, editable=False)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    consent_version = models.CharField(max_length=50, blank=True)
+    flagged = models.BooleanField(default=False, help_text="Failed gold items past the batch's threshold.")
+    excluded = models.BooleanField(default=False, help_text="Left out of the statistics (never deleted).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "participant_id"], name="rater_unique_participant_per_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rater {self.participant_id}"
+
+
+class HumanJudgment(models.Model):
+    """One Label Studio annotation, upserted on its id; a deleted annotation is marked, not erased."""
+
+    label_studio_annotation_id = models.PositiveIntegerField(unique=True)
+    task = models.ForeignKey(AnnotationTask, on_delete=models.PROTECT, related_name="judgments")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="judgments")
+    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, null=True, blank=True, related_name="judgments")
+    label_studio_user_id = models.PositiveIntegerField(null=True, blank=True)
+    category = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True)
+    angle_estimate = models.FloatField(null=True, blank=True)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    extraction_audit = models.JSONField(default=dict, blank=True, help_text="Item number -> option read (or null).")
+    comment = models.TextField(blank=True)
+    lead_time = models.FloatField(null=True, blank=True, help_text="Seconds the rater spent, per Label Studio.")
+    was_cancelled = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    raw_result = models.JSONField(default=list)
+    annotated_at = models.DateTimeField(null=True, blank=True)
+    annotation_updated_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["task_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=1, confidence__lte=5),
+                name="judgment_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.label_studio_annotation_id} on {self.task}"
