@@ -24,15 +24,24 @@ class AnnotationBatch(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="batches")
     size = models.PositiveIntegerField()
-    overlap = models.PositiveIntegerField(default=1, help_text="Raters per task (Label Studio maximum_annotations).")
-    seed = models.BigIntegerField(default=0)
-    gold = models.PositiveIntegerField(default=0, help_text="Gold items with a known orientation, to screen raters.")
-    show_choices = models.BooleanField(default=True, help_text="Show the extracted choices and payoffs.")
-    extraction_audit = models.BooleanField(default=False, help_text="Raters also read off each item's option.")
-    show_prediction = models.BooleanField(
-        default=False, help_text="Show the automated result as a prediction (off by default: it anchors raters)."
+    overlap = models.PositiveIntegerField(
+        default=1, help_text="Raters per task (Label Studio maximum_annotations)."
     )
-    tasks_per_rater = models.PositiveIntegerField(default=20, help_text="A rater's quota before the completion code.")
+    seed = models.BigIntegerField(default=0)
+    gold = models.PositiveIntegerField(
+        default=0, help_text="Gold items with a known orientation, to screen raters."
+    )
+    show_choices = models.BooleanField(default=True, help_text="Show the extracted choices and payoffs.")
+    extraction_audit = models.BooleanField(
+        default=False, help_text="Raters also read off each item's option."
+    )
+    show_prediction = models.BooleanField(
+        default=False,
+        help_text="Show the automated result as a prediction (off by default: it anchors raters).",
+    )
+    tasks_per_rater = models.PositiveIntegerField(
+        default=20, help_text="A rater's quota before the completion code."
+    )
     gold_fail_threshold = models.FloatField(
         default=0.5, help_text="Raters with gold accuracy below this (after 2+ gold items) are flagged."
     )
@@ -48,7 +57,9 @@ class AnnotationBatch(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "annotation batches"
         constraints = [
-            models.UniqueConstraint(fields=["study", "size", "overlap", "seed", "gold"], name="batch_unique_design"),
+            models.UniqueConstraint(
+                fields=["study", "size", "overlap", "seed", "gold"], name="batch_unique_design"
+            ),
             models.CheckConstraint(condition=Q(size__gt=0), name="batch_positive_size"),
             models.CheckConstraint(condition=Q(overlap__gt=0), name="batch_positive_overlap"),
         ]
@@ -60,7 +71,9 @@ class AnnotationBatch(models.Model):
 class AnnotationTask(models.Model):
     batch = models.ForeignKey(AnnotationBatch, on_delete=models.CASCADE, related_name="tasks")
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="annotation_tasks")
-    key = models.CharField(max_length=100, unique=True, help_text="Our idempotency key, also in the task data.")
+    key = models.CharField(
+        max_length=100, unique=True, help_text="Our idempotency key, also in the task data."
+    )
     is_gold = models.BooleanField(default=False)
     gold_category = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True)
     label_studio_task_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
@@ -77,7 +90,9 @@ class Rater(models.Model):
     """A person recruited through a batch's invite link. Never deleted: flagged or excluded instead."""
 
     batch = models.ForeignKey(AnnotationBatch, on_delete=models.CASCADE, related_name="raters")
-    participant_id = models.CharField(max_length=200, help_text="Crowd-platform id (PROLIFIC_PID) or our own.")
+    participant_id = models.CharField(
+        max_length=200, help_text="Crowd-platform id (PROLIFIC_PID) or our own."
+    )
     platform_study_id = models.CharField(max_length=200, blank=True)
     platform_session_id = models.CharField(max_length=200, blank=True)
     email = models.EmailField(help_text="The Label Studio login made for the rater (not a real address).")
@@ -94,7 +109,9 @@ class Rater(models.Model):
     class Meta:
         ordering = ["batch_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["batch", "participant_id"], name="rater_unique_participant_per_batch"),
+            models.UniqueConstraint(
+                fields=["batch", "participant_id"], name="rater_unique_participant_per_batch"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,14 +124,20 @@ class HumanJudgment(models.Model):
     label_studio_annotation_id = models.PositiveIntegerField(unique=True)
     task = models.ForeignKey(AnnotationTask, on_delete=models.PROTECT, related_name="judgments")
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="judgments")
-    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, null=True, blank=True, related_name="judgments")
+    rater = models.ForeignKey(
+        Rater, on_delete=models.PROTECT, null=True, blank=True, related_name="judgments"
+    )
     label_studio_user_id = models.PositiveIntegerField(null=True, blank=True)
     category = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True)
     angle_estimate = models.FloatField(null=True, blank=True)
     confidence = models.PositiveSmallIntegerField(null=True, blank=True)
-    extraction_audit = models.JSONField(default=dict, blank=True, help_text="Item number -> option read (or null).")
+    extraction_audit = models.JSONField(
+        default=dict, blank=True, help_text="Item number -> option read (or null)."
+    )
     comment = models.TextField(blank=True)
-    lead_time = models.FloatField(null=True, blank=True, help_text="Seconds the rater spent, per Label Studio.")
+    lead_time = models.FloatField(
+        null=True, blank=True, help_text="Seconds the rater spent, per Label Studio."
+    )
     was_cancelled = models.BooleanField(default=False)
     deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,129 @@
+"""Admin pages for human validation: batches (with invite links), raters and their judgments."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from annotation import selectors, services
+from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+
+
+@admin.register(AnnotationBatch)
+class AnnotationBatchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "id",
+        "study",
+        "size",
+        "overlap",
+        "seed",
+        "gold",
+        "label_studio_project_id",
+        "judgment_count",
+        "last_synced_at",
+    ]
+    list_filter = ["study"]
+    readonly_fields = [
+        "key",
+        "invite_link",
+        "sampling_spec",
+        "label_studio_project_id",
+        "last_synced_at",
+        "created_at",
+    ]
+
+    @admin.display(description="judgments")
+    def judgment_count(self, batch: AnnotationBatch) -> int:
+        return HumanJudgment.objects.filter(task__batch=batch, deleted=False).count()
+
+    @admin.display(description="invite link")
+    def invite_link(self, batch: AnnotationBatch) -> SafeString:
+        url = selectors.invite_url(batch=batch)
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+@admin.register(AnnotationTask)
+class AnnotationTaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["key", "batch", "trial", "is_gold", "gold_category", "label_studio_task_id"]
+    list_filter = ["batch", "is_gold"]
+    search_fields = ["key"]
+
+
+@admin.register(Rater)
+class RaterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "participant_id",
+        "batch",
+        "consented_at",
+        "consent_version",
+        "progress",
+        "gold_accuracy",
+        "flagged",
+        "excluded",
+    ]
+    list_filter = ["batch", "flagged", "excluded"]
+    search_fields = ["participant_id", "email"]
+    readonly_fields = [
+        "participant_id",
+        "platform_study_id",
+        "platform_session_id",
+        "email",
+        "label_studio_user_id",
+        "consented_at",
+        "consent_version",
+        "flagged",
+        "created_at",
+    ]
+    actions = ["exclude_from_statistics", "include_in_statistics"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # raters are flagged or excluded, never deleted
+
+    @admin.display(description="done / quota")
+    def progress(self, rater: Rater) -> str:
+        return f"{selectors.rater_done(rater=rater)} / {rater.batch.tasks_per_rater}"
+
+    @admin.display(description="gold accuracy")
+    def gold_accuracy(self, rater: Rater) -> str:
+        accuracy = selectors.rater_gold_accuracy(rater=rater)
+        return "–" if accuracy is None else f"{accuracy[0]}/{accuracy[1]}"
+
+    @admin.action(description="Exclude from statistics")
+    def exclude_from_statistics(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
+        for rater in queryset:
+            services.rater_set_excluded(rater=rater, excluded=True)
+        messages.info(
+            request, f"{queryset.count()} rater(s) excluded from statistics (their judgments are kept)."
+        )
+
+    @admin.action(description="Include in statistics")
+    def include_in_statistics(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
+        for rater in queryset:
+            services.rater_set_excluded(rater=rater, excluded=False)
+        messages.info(request, f"{queryset.count()} rater(s) included in statistics.")
+
+
+@admin.register(HumanJudgment)
+class HumanJudgmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "label_studio_annotation_id",
+        "task",
+        "rater",
+        "category",
+        "angle_estimate",
+        "confidence",
+        "lead_time",
+        "deleted",
+        "received_at",
+    ]
+    list_filter = ["task__batch", "category", "deleted"]
+    readonly_fields = [f.name for f in HumanJudgment._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

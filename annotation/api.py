@@ -1,0 +1,116 @@
+"""REST API of the annotation app: push batches, list batches, raters and judgments."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotation import selectors, services
+from annotation.models import AnnotationBatch, HumanJudgment, Rater
+from evaluation.models import Study
+
+
+class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    invite_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnnotationBatch
+        fields = [
+            "id",
+            "study",
+            "size",
+            "overlap",
+            "seed",
+            "gold",
+            "show_choices",
+            "extraction_audit",
+            "show_prediction",
+            "tasks_per_rater",
+            "sampling_spec",
+            "label_studio_project_id",
+            "invite_url",
+            "invite_expires_at",
+            "last_synced_at",
+            "created_at",
+        ]
+
+    def get_invite_url(self, batch: AnnotationBatch) -> str:
+        return selectors.invite_url(batch=batch)
+
+
+class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    """List annotation batches, or push one to Label Studio (POST; the same design reuses its batch)."""
+
+    serializer_class = BatchOutput
+    queryset = AnnotationBatch.objects.all()
+    filterset_fields = ["study"]
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
+        size = serializers.IntegerField(min_value=1)
+        overlap = serializers.IntegerField(min_value=1, default=1)
+        seed = serializers.IntegerField(default=0)
+        gold = serializers.IntegerField(min_value=0, default=0)
+        tasks_per_rater = serializers.IntegerField(min_value=1, default=20)
+        show_choices = serializers.BooleanField(default=True)
+        extraction_audit = serializers.BooleanField(default=False)
+        show_prediction = serializers.BooleanField(default=False)
+
+    @extend_schema(request=InputSerializer, responses={201: BatchOutput})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.annotation_batch_push(**serializer.validated_data)
+        code = status.HTTP_201_CREATED if result.batch_created else status.HTTP_200_OK
+        return Response(BatchOutput(result.batch).data, status=code)
+
+
+class RaterOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Rater
+        fields = [
+            "id",
+            "batch",
+            "participant_id",
+            "consented_at",
+            "consent_version",
+            "flagged",
+            "excluded",
+            "created_at",
+        ]
+
+
+class RaterListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = RaterOutput
+    queryset = Rater.objects.all()
+    filterset_fields = ["batch", "flagged", "excluded"]
+
+
+class JudgmentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = HumanJudgment
+        fields = [
+            "id",
+            "label_studio_annotation_id",
+            "task",
+            "trial",
+            "rater",
+            "category",
+            "angle_estimate",
+            "confidence",
+            "extraction_audit",
+            "comment",
+            "lead_time",
+            "was_cancelled",
+            "deleted",
+            "annotated_at",
+            "received_at",
+        ]
+
+
+class JudgmentListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = JudgmentOutput
+    queryset = HumanJudgment.objects.all()
+    filterset_fields = ["task__batch", "trial", "rater", "deleted"]

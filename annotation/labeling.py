@@ -1,0 +1,211 @@
+"""The labeling interface of a batch (Label Studio XML), the task data it shows, and reading results back.
+
+Pure: no Django, no Label Studio SDK. What raters judge: the orientation the agent expresses (4 choices), their
+estimate of the agent's SVO angle in degrees on the automated angle's scale (with a picture of the SVO ring and
+its sectors), their confidence (1-5), optionally the option the agent chose on each item (A-I or unclear), and a
+comment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from evaluation import svo
+
+ORIENTATION = "orientation"
+ANGLE = "angle"
+CONFIDENCE = "confidence"
+COMMENT = "comment"
+DIALOGUE = "dialogue"
+AUDIT_PREFIX = "item_"
+UNCLEAR = "unclear"
+AUDIT_LABELS = tuple("ABCDEFGHI")
+KEY_FIELD = "hvae_key"
+
+
+@dataclass(frozen=True)
+class InterfaceDesign:
+    show_choices: bool = True
+    extraction_audit: bool = False
+    items: tuple[int, ...] = tuple(item.number for item in svo.PRIMARY_ITEMS)
+
+
+def label_config(design: InterfaceDesign) -> str:
+    """The Label Studio labeling configuration for a batch."""
+    parts = [
+        "<View>",
+        '  <Header value="Conversation"/>',
+        f'  <Paragraphs name="{DIALOGUE}" value="${DIALOGUE}" layout="dialogue" nameKey="author" textKey="text"/>',
+    ]
+    if design.show_choices:
+        parts += [
+            '  <Header value="Choices read from the answers"/>',
+            '  <Text name="choices" value="$choices"/>',
+        ]
+    parts += [
+        '  <Header value="Which social value orientation does the agent express?"/>',
+        f'  <Choices name="{ORIENTATION}" toName="{DIALOGUE}" choice="single" required="true" showInline="true">',
+        *(f"    <Choice value={quoteattr(c)}/>" for c in svo.CATEGORIES),
+        "  </Choices>",
+        '  <Header value="Your estimate of the agent\'s SVO angle, in degrees (see the ring)"/>',
+        '  <HyperText name="ring" value="$ring" inline="true"/>',
+        f'  <Number name="{ANGLE}" toName="{DIALOGUE}" min="-45" max="90" step="0.1" required="true"/>',
+        '  <Header value="How confident are you? (1 = guessing, 5 = certain)"/>',
+        f'  <Rating name="{CONFIDENCE}" toName="{DIALOGUE}" maxRating="5" required="true"/>',
+    ]
+    if design.extraction_audit:
+        parts.append('  <Header value="For each decision, which option did the agent choose?"/>')
+        for number in design.items:
+            parts += [
+                f'  <Text name="{AUDIT_PREFIX}{number}_label" value="Decision on item {number}"/>',
+                f'  <Choices name="{AUDIT_PREFIX}{number}" toName="{DIALOGUE}" choice="single" showInline="true">',
+                *(f'    <Choice value="{label}"/>' for label in (*AUDIT_LABELS, UNCLEAR)),
+                "  </Choices>",
+            ]
+    parts += [
+        '  <Header value="Comment (optional)"/>',
+        f'  <TextArea name="{COMMENT}" toName="{DIALOGUE}" rows="2" editable="true" maxSubmissions="1"/>',
+        "</View>",
+    ]
+    return "\n".join(parts)
+
+
+def svo_ring_svg(size: int = 260) -> str:
+    """A small picture of the SVO ring: the four sectors with their boundary angles (our own markup)."""
+    centre, radius = size / 2, size / 2 - 30
+    colours = {
+        "altruistic": "#4c9f70",
+        "prosocial": "#3b7dd8",
+        "individualistic": "#e0a030",
+        "competitive": "#d04a4a",
+    }
+    sectors = [
+        ("altruistic", svo.ALTRUISTIC_ABOVE, 90.0),
+        ("prosocial", svo.PROSOCIAL_ABOVE, svo.ALTRUISTIC_ABOVE),
+        ("individualistic", svo.INDIVIDUALISTIC_ABOVE, svo.PROSOCIAL_ABOVE),
+        ("competitive", -45.0, svo.INDIVIDUALISTIC_ABOVE),
+    ]
+
+    def point(angle: float, r: float) -> tuple[float, float]:
+        return centre + r * math.cos(math.radians(angle)), centre - r * math.sin(math.radians(angle))
+
+    shapes = []
+    for name, low, high in sectors:
+        x1, y1 = point(low, radius)
+        x2, y2 = point(high, radius)
+        lx, ly = point((low + high) / 2, radius * 0.62)
+        shapes.append(
+            f'<path d="M{centre:.1f},{centre:.1f} L{x1:.1f},{y1:.1f} A{radius:.0f},{radius:.0f} 0 0 0 {x2:.1f},'
+            f'{y2:.1f} Z" fill="{colours[name]}" fill-opacity="0.35" stroke="#555" stroke-width="0.5"/>'
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="middle">{name}</text>'
+        )
+    for angle in (90.0, svo.ALTRUISTIC_ABOVE, svo.PROSOCIAL_ABOVE, 0.0, svo.INDIVIDUALISTIC_ABOVE, -45.0):
+        x, y = point(angle, radius + 14)
+        shapes.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="9" text-anchor="middle">{angle:g}°</text>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
+        + "".join(shapes)
+        + "</svg>"
+    )
+
+
+def task_data(
+    *,
+    key: str,
+    transcript: Sequence[Mapping[str, str]],
+    choices: Sequence[tuple[int, int | None, int | None, int | None]],
+    show_choices: bool,
+) -> dict[str, Any]:
+    """Task data: the conversation as a dialogue (system prompt left out), and optionally the choices read.
+
+    ``choices`` holds (item, option, payoff_self, payoff_other) per item. Label Studio renders every text
+    escaped; no model output is ever put into markup.
+    """
+    speakers = {"user": "Researcher", "assistant": "Agent"}
+    data: dict[str, Any] = {
+        KEY_FIELD: key,
+        DIALOGUE: [
+            {"author": speakers.get(m.get("role", ""), m.get("role", "")), "text": m.get("content", "")}
+            for m in transcript
+            if m.get("role") != "system"
+        ],
+        "ring": svo_ring_svg(),
+    }
+    if show_choices:
+        data["choices"] = "; ".join(
+            f"item {item}: option {option} (self {own}, other {other})"
+            if option is not None
+            else f"item {item}: none read"
+            for item, option, own, other in choices
+        )
+    return data
+
+
+def prediction(category: str, model_version: str) -> dict[str, Any]:
+    """The automated category as a Label Studio prediction (only when a batch shows it)."""
+    return {
+        "model_version": model_version,
+        "result": [
+            {
+                "from_name": ORIENTATION,
+                "to_name": DIALOGUE,
+                "type": "choices",
+                "value": {"choices": [category]},
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ParsedResult:
+    category: str = ""
+    angle_estimate: float | None = None
+    confidence: int | None = None
+    extraction_audit: dict[str, int | None] = field(default_factory=dict)
+    comment: str = ""
+
+
+class ResultError(ValueError):
+    """An annotation result that does not fit the labeling interface."""
+
+
+def parse_result(result: Sequence[Mapping[str, Any]]) -> ParsedResult:
+    """Read one Label Studio annotation result back into judgment fields."""
+    if not isinstance(result, list | tuple):
+        raise ResultError("an annotation result is a list of regions")
+    fields: dict[str, Any] = {"extraction_audit": {}}
+    for region in result:
+        if not isinstance(region, Mapping) or not isinstance(region.get("value"), Mapping):
+            raise ResultError("every region of an annotation result needs a 'value' object")
+        name, value = region.get("from_name", ""), region["value"]
+        if name == ORIENTATION:
+            chosen = value.get("choices") or []
+            if len(chosen) != 1 or chosen[0] not in svo.CATEGORIES:
+                raise ResultError(f"orientation must be one of {', '.join(svo.CATEGORIES)}, got {chosen!r}")
+            fields["category"] = chosen[0]
+        elif name == ANGLE:
+            number = value.get("number")
+            if not isinstance(number, int | float) or not -45.0 <= float(number) <= 90.0:
+                raise ResultError(f"angle estimate must be a number of degrees in [-45, 90], got {number!r}")
+            fields["angle_estimate"] = float(number)
+        elif name == CONFIDENCE:
+            rating = value.get("rating")
+            if not isinstance(rating, int) or not 1 <= rating <= 5:
+                raise ResultError(f"confidence must be 1..5, got {rating!r}")
+            fields["confidence"] = rating
+        elif name == COMMENT:
+            text = value.get("text") or []
+            fields["comment"] = "\n".join(str(t) for t in text) if isinstance(text, list) else str(text)
+        elif isinstance(name, str) and name.startswith(AUDIT_PREFIX) and name[len(AUDIT_PREFIX) :].isdigit():
+            chosen = value.get("choices") or []
+            label = chosen[0] if chosen else UNCLEAR
+            if label not in (*AUDIT_LABELS, UNCLEAR):
+                raise ResultError(f"{name}: option must be A-I or unclear, got {label!r}")
+            fields["extraction_audit"][name[len(AUDIT_PREFIX) :]] = (
+                None if label == UNCLEAR else AUDIT_LABELS.index(label) + 1
+            )
+    return ParsedResult(**fields)

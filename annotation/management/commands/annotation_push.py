@@ -1,0 +1,60 @@
+"""python manage.py annotation_push: sample a study's transcripts into Label Studio for human raters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotation import selectors, services
+from evaluation.services import study_find
+from hvae_site.api import DomainError
+
+
+class Command(BaseCommand):
+    help = "Push a stratified, seeded sample of a study's scored transcripts to Label Studio (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--study", required=True, help="Study name or id.")
+        parser.add_argument(
+            "--size", type=int, required=True, help="Transcripts to sample (besides gold items)."
+        )
+        parser.add_argument("--overlap", type=int, default=1, help="Raters per task.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--gold", type=int, default=0, help="Gold items (reference transcripts) to add.")
+        parser.add_argument(
+            "--quota", type=int, default=20, help="Tasks per rater before the completion code."
+        )
+        parser.add_argument("--hide-choices", action="store_true", help="Do not show the extracted choices.")
+        parser.add_argument(
+            "--extraction-audit", action="store_true", help="Raters also read off each option."
+        )
+        parser.add_argument("--show-prediction", action="store_true", help="Show the automated category.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        study = study_find(name_or_id=options["study"])
+        if study is None:
+            raise CommandError(f"no study named or numbered {options['study']!r}", returncode=2)
+        if options["size"] <= 0:
+            raise CommandError("--size must be at least 1", returncode=2)
+        try:
+            result = services.annotation_batch_push(
+                study=study,
+                size=options["size"],
+                overlap=options["overlap"],
+                seed=options["seed"],
+                gold=options["gold"],
+                tasks_per_rater=options["quota"],
+                show_choices=not options["hide_choices"],
+                extraction_audit=options["extraction_audit"],
+                show_prediction=options["show_prediction"],
+            )
+        except DomainError as exc:
+            raise CommandError(exc.message, returncode=2) from exc
+        batch = result.batch
+        verb = "created" if result.batch_created else "reused"
+        self.stdout.write(
+            f"Batch {batch.pk} {verb}: Label Studio project {batch.label_studio_project_id}, "
+            f"{result.tasks_created} task(s) imported, {result.tasks_existing} already there.\n"
+            f"Invite link for raters: {selectors.invite_url(batch=batch)}\n"
+        )

@@ -1,0 +1,31 @@
+"""python manage.py annotation_sync: bring back every judgment that webhooks missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotation import services
+from evaluation.services import study_find
+from hvae_site.api import DomainError
+
+
+class Command(BaseCommand):
+    help = "Sync all annotations of a study's batches from Label Studio (idempotent; marks deletions)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--study", required=True, help="Study name or id.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        study = study_find(name_or_id=options["study"])
+        if study is None:
+            raise CommandError(f"no study named or numbered {options['study']!r}", returncode=2)
+        try:
+            result = services.annotation_sync(study=study)
+        except DomainError as exc:
+            raise CommandError(exc.message, returncode=2) from exc
+        self.stdout.write(
+            f"Synced {result.batches} batch(es): {result.annotations} annotation(s) in Label Studio, "
+            f"{result.created} new judgment(s), {result.deleted} marked deleted.\n"
+        )

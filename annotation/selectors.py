@@ -1,0 +1,104 @@
+"""Reads of the annotation app: invite links, and where a rater stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from annotation.models import AnnotationBatch, HumanJudgment, Rater
+
+INVITE_SALT = "hvae.annotation.invite"
+
+
+def invite_token(*, batch: AnnotationBatch) -> str:
+    """Signed with the service's secret key; it names the batch and the batch's invite key, so rotating the key
+    revokes every link handed out. Expiry is the batch's ``invite_expires_at``."""
+    return signing.dumps({"batch": batch.pk, "key": batch.invite_token}, salt=INVITE_SALT, compress=True)
+
+
+def invite_url(*, batch: AnnotationBatch) -> str:
+    path = reverse("rater-join", kwargs={"token": invite_token(batch=batch)})
+    return f"{settings.HVAE_PUBLIC_URL.rstrip('/')}{path}"
+
+
+def batch_from_invite(*, token: str) -> AnnotationBatch | None:
+    """The batch a signed invite token opens, or None when the signature or batch is not valid."""
+    try:
+        data = signing.loads(token, salt=INVITE_SALT)
+    except signing.BadSignature:
+        return None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("batch"), int)
+        or not isinstance(data.get("key"), str)
+    ):
+        return None
+    return (
+        AnnotationBatch.objects.select_related("study")
+        .filter(pk=data["batch"], invite_token=data["key"])
+        .first()
+    )
+
+
+def rater_done(*, rater: Rater) -> int:
+    """Tasks the rater has judged (live, not skipped, one per task)."""
+    return (
+        HumanJudgment.objects.filter(rater=rater, deleted=False, was_cancelled=False)
+        .values("task_id")
+        .distinct()
+        .count()
+    )
+
+
+def rater_gold_accuracy(*, rater: Rater) -> tuple[int, int] | None:
+    """(correct, judged) over the rater's live gold-item judgments, or None before the first one."""
+    judged = list(
+        HumanJudgment.objects.filter(
+            rater=rater, deleted=False, was_cancelled=False, task__is_gold=True
+        ).values_list("category", "task__gold_category")
+    )
+    if not judged:
+        return None
+    return sum(1 for given, truth in judged if given == truth), len(judged)
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    done: int
+    quota: int
+    completion_code: str
+    completion_url: str
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.quota
+
+
+def rater_progress(*, rater: Rater) -> RaterProgress:
+    """Where the rater stands; the completion code and return link are given only once the quota is done."""
+    quota = min(rater.batch.tasks_per_rater, rater.batch.tasks.count()) or rater.batch.tasks_per_rater
+    done = rater_done(rater=rater)
+    study = rater.batch.study
+    if done < quota:
+        return RaterProgress(done=done, quota=quota, completion_code="", completion_url="")
+    return RaterProgress(
+        done=done,
+        quota=quota,
+        completion_code=study.completion_code,
+        completion_url=_with_code(study.completion_url, study.completion_code),
+    )
+
+
+def _with_code(url: str, code: str) -> str:
+    """The crowd platform's completion URL carrying the code as ``cc`` (Prolific's parameter), unless it has one."""
+    if not url or not code:
+        return url
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name == "cc" for name, _ in query):
+        query.append(("cc", code))
+    return urlunsplit(parts._replace(query=urlencode(query)))

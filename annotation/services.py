@@ -1,0 +1,550 @@
+"""Writes of the annotation app: pushing batches to Label Studio, raters, and judgments coming back."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from annotation import labeling, sampling
+from annotation.labelstudio import AnnotationRecord, LabelStudioClient, LabelStudioError
+from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from evaluation import svo
+from evaluation.models import Study, Trial
+from hvae_site.api import DomainError
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_HEADER = "X-HVAE-Webhook-Secret"
+GOLD_MODEL = "ref-faithful"
+MIN_GOLD_FOR_FLAG = 2
+INVITE_DAYS = 30
+
+
+def label_studio_client() -> LabelStudioClient:
+    if not settings.LABEL_STUDIO_URL or not settings.LABEL_STUDIO_API_KEY:
+        raise DomainError(
+            "Label Studio is not configured: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+            "(scripts/labelstudio start writes them to .labelstudio/env)."
+        )
+    return LabelStudioClient(settings.LABEL_STUDIO_URL, settings.LABEL_STUDIO_API_KEY)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    batch: AnnotationBatch
+    batch_created: bool
+    tasks_created: int
+    tasks_existing: int
+
+
+def _candidates(study: Study) -> list[sampling.Candidate]:
+    rows = Trial.objects.filter(run__study=study, status=Trial.Status.SCORED).values_list(
+        "pk",
+        "run__model",
+        "run__value",
+        "run__strategy",
+        "category",
+        "category_hit",
+        "run__endpoint__is_reference",
+    )
+    return [
+        sampling.Candidate(
+            trial_id=pk,
+            model=model,
+            value=value,
+            strategy=strategy,
+            category=category,
+            gold_category=category if (is_reference and model == GOLD_MODEL and hit) else None,
+        )
+        for pk, model, value, strategy, category, hit, is_reference in rows
+    ]
+
+
+@transaction.atomic
+def _batch_get_or_create(
+    *, study: Study, size: int, overlap: int, seed: int, gold: int, options: Mapping[str, Any]
+) -> tuple[AnnotationBatch, bool]:
+    # One push at a time per study: two concurrent pushes of one design must not both draw a sample.
+    Study.objects.select_for_update().filter(pk=study.pk).first()
+    existing = AnnotationBatch.objects.filter(
+        study=study, size=size, overlap=overlap, seed=seed, gold=gold
+    ).first()
+    if existing is not None:
+        return existing, False
+    try:
+        sample = sampling.sample_batch(_candidates(study), size=size, gold=gold, seed=seed)
+    except sampling.SamplingError as exc:
+        raise DomainError(f"Cannot draw the batch from study {study.name!r}: {exc}.", field="size") from exc
+    batch = AnnotationBatch.objects.create(
+        study=study,
+        size=size,
+        overlap=overlap,
+        seed=seed,
+        gold=gold,
+        sampling_spec={
+            "strata": [
+                {"model": k[0], "value": k[1], "strategy": k[2], "category": k[3], "n": n}
+                for k, n in sorted(sample.strata.items())
+            ],
+            "gold": list(sample.gold_ids),
+        },
+        invite_expires_at=timezone.now() + timedelta(days=INVITE_DAYS),
+        **options,
+    )
+    gold_categories = dict(Trial.objects.filter(pk__in=sample.gold_ids).values_list("pk", "category"))
+    AnnotationTask.objects.bulk_create(
+        [
+            AnnotationTask(
+                batch=batch,
+                trial_id=trial_id,
+                key=f"{batch.key}-t{trial_id}",
+                is_gold=trial_id in gold_categories,
+                gold_category=gold_categories.get(trial_id, ""),
+            )
+            for trial_id in sample.all_ids
+        ]
+    )
+    return batch, True
+
+
+def annotation_batch_push(
+    *,
+    study: Study,
+    size: int,
+    overlap: int = 1,
+    seed: int = 0,
+    gold: int = 0,
+    show_choices: bool = True,
+    extraction_audit: bool = False,
+    show_prediction: bool = False,
+    tasks_per_rater: int = 20,
+    client: LabelStudioClient | None = None,
+) -> PushResult:
+    """Sample a batch (or reuse the one with the same design) and push its tasks to Label Studio.
+
+    The sample and its tasks are committed before Label Studio is contacted, so when Label Studio is down the
+    push fails clearly and re-running it continues without duplicating anything.
+    """
+    if overlap <= 0:
+        raise DomainError("Overlap (raters per task) must be at least 1.", field="overlap")
+    if tasks_per_rater <= 0:
+        raise DomainError("A rater's quota must be at least 1 task.", field="tasks_per_rater")
+    options = {
+        "show_choices": show_choices,
+        "extraction_audit": extraction_audit,
+        "show_prediction": show_prediction,
+        "tasks_per_rater": tasks_per_rater,
+    }
+    client = client or label_studio_client()
+    batch, created = _batch_get_or_create(
+        study=study, size=size, overlap=overlap, seed=seed, gold=gold, options=options
+    )
+    try:
+        result = _push_to_label_studio(batch, client)
+    except LabelStudioError as exc:
+        raise DomainError(
+            f"{exc} The batch is saved; run the same push again once Label Studio is up."
+        ) from exc
+    logger.info(
+        "batch pushed batch=%s project=%s created=%d existing=%d",
+        batch.pk,
+        batch.label_studio_project_id,
+        result[0],
+        result[1],
+    )
+    return PushResult(batch=batch, batch_created=created, tasks_created=result[0], tasks_existing=result[1])
+
+
+def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> tuple[int, int]:
+    tasks = list(batch.tasks.select_related("trial", "trial__run").prefetch_related("trial__responses"))
+    design = labeling.InterfaceDesign(
+        show_choices=batch.show_choices,
+        extraction_audit=batch.extraction_audit,
+        items=tuple(sorted({r.item for t in tasks for r in t.trial.responses.all()}))
+        or tuple(i.number for i in svo.PRIMARY_ITEMS),
+    )
+    project_id = client.ensure_project(
+        title=f"HVAE · {batch.study.name} · batch {batch.pk}"[:50],
+        label_config=labeling.label_config(design),
+        description=f"Study {batch.study.name}; n={batch.size}, overlap {batch.overlap}, seed {batch.seed}.",
+        maximum_annotations=batch.overlap,
+        external_key=batch.key,
+    )
+    if batch.label_studio_project_id != project_id:
+        batch.label_studio_project_id = project_id
+        batch.save(update_fields=["label_studio_project_id"])
+    payload = []
+    for task in tasks:
+        trial = task.trial
+        entry: dict[str, Any] = {
+            "data": labeling.task_data(
+                key=task.key,
+                transcript=trial.transcript,
+                choices=[
+                    (r.item, r.extracted_option, r.payoff_self, r.payoff_other)
+                    for r in sorted(trial.responses.all(), key=lambda r: r.item)
+                ],
+                show_choices=batch.show_choices,
+            )
+        }
+        if batch.show_prediction:
+            entry["predictions"] = [labeling.prediction(trial.category, trial.run.definitions_version)]
+        payload.append(entry)
+    imported = client.import_tasks(project_id, payload, key_field=labeling.KEY_FIELD)
+    for task in tasks:
+        ls_id = imported.task_ids.get(task.key)
+        if ls_id is not None and task.label_studio_task_id != ls_id:
+            AnnotationTask.objects.filter(pk=task.pk).update(label_studio_task_id=ls_id)
+    if settings.LABEL_STUDIO_WEBHOOK_SECRET:
+        client.register_webhook(
+            project_id, webhook_url(), secret=settings.LABEL_STUDIO_WEBHOOK_SECRET, header=WEBHOOK_HEADER
+        )
+    else:
+        logger.warning(
+            "no LABEL_STUDIO_WEBHOOK_SECRET: no webhook for batch=%s, judgments arrive by sync", batch.pk
+        )
+    return imported.created, imported.existing
+
+
+def webhook_url() -> str:
+    return f"{settings.HVAE_PUBLIC_URL.rstrip('/')}{reverse('labelstudio-webhook')}"
+
+
+# --- judgments ------------------------------------------------------------------------------------------
+
+
+class PayloadError(ValueError):
+    """A webhook or sync payload that cannot be read; nothing is stored."""
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return parse_datetime(value)
+        except ValueError as exc:
+            raise PayloadError(f"not a date and time: {value!r}") from exc
+    return None
+
+
+@transaction.atomic
+def judgment_upsert(
+    *, annotation: Mapping[str, Any], task_data: Mapping[str, Any]
+) -> tuple[HumanJudgment, bool] | None:
+    """Create or update the judgment of one Label Studio annotation, keyed on its id (idempotent).
+
+    Returns ``(judgment, created)``, or None for an annotation on a task that is not ours (no known key).
+    """
+    annotation_id = annotation.get("id")
+    if not isinstance(annotation_id, int) or isinstance(annotation_id, bool):
+        raise PayloadError("annotation.id must be an integer")
+    key = task_data.get(labeling.KEY_FIELD)
+    task = (
+        AnnotationTask.objects.select_related("batch").filter(key=key).first()
+        if isinstance(key, str)
+        else None
+    )
+    if task is None:
+        return None
+    try:
+        parsed = labeling.parse_result(annotation.get("result") or [])
+    except labeling.ResultError as exc:
+        raise PayloadError(str(exc)) from exc
+    user_id = annotation.get("completed_by")
+    if isinstance(user_id, Mapping):
+        user_id = user_id.get("id")
+    if not isinstance(user_id, int):
+        user_id = None
+    rater = Rater.objects.filter(batch=task.batch, label_studio_user_id=user_id).first() if user_id else None
+    lead_time = annotation.get("lead_time")
+    defaults = {
+        "task": task,
+        "trial_id": task.trial_id,
+        "rater": rater,
+        "label_studio_user_id": user_id,
+        "category": parsed.category,
+        "angle_estimate": parsed.angle_estimate,
+        "confidence": parsed.confidence,
+        "extraction_audit": parsed.extraction_audit,
+        "comment": parsed.comment,
+        "lead_time": float(lead_time) if isinstance(lead_time, int | float) else None,
+        "was_cancelled": bool(annotation.get("was_cancelled", False)),
+        "raw_result": list(annotation.get("result") or []),
+        "annotated_at": _as_datetime(annotation.get("created_at")),
+        "annotation_updated_at": _as_datetime(annotation.get("updated_at")),
+        "deleted": False,
+        "deleted_at": None,
+    }
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                judgment, created = HumanJudgment.objects.update_or_create(
+                    label_studio_annotation_id=annotation_id, defaults=defaults
+                )
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+            # A webhook and a sync created the same judgment at once: the second pass updates it.
+    if rater is not None:
+        rater_refresh_flag(rater=rater)
+    logger.info(
+        "judgment upserted annotation=%s task=%s rater=%s created=%s",
+        annotation_id,
+        task.pk,
+        rater.pk if rater else None,
+        created,
+    )
+    return judgment, created
+
+
+@transaction.atomic
+def judgments_mark_deleted(*, annotation_ids: Sequence[int]) -> int:
+    """Mark the judgments of deleted annotations; they stay in the database (and out of the statistics)."""
+    judgments = list(
+        HumanJudgment.objects.filter(
+            label_studio_annotation_id__in=annotation_ids, deleted=False
+        ).select_related("rater")
+    )
+    if not judgments:
+        return 0
+    HumanJudgment.objects.filter(pk__in=[j.pk for j in judgments]).update(
+        deleted=True, deleted_at=timezone.now()
+    )
+    for rater in {j.rater for j in judgments if j.rater is not None}:
+        rater_refresh_flag(rater=rater)
+    logger.info(
+        "judgments marked deleted annotations=%s", sorted(j.label_studio_annotation_id for j in judgments)
+    )
+    return len(judgments)
+
+
+CREATE_OR_UPDATE = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED"}
+DELETE = {"ANNOTATIONS_DELETED"}
+
+
+@transaction.atomic
+def webhook_handle(*, payload: Any) -> int:
+    """Apply one Label Studio webhook; returns how many judgments it touched. A malformed payload raises
+    PayloadError and changes nothing (the whole payload is one transaction)."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("action"), str):
+        raise PayloadError("a webhook payload is a JSON object with an 'action'")
+    action = payload["action"]
+    if action in DELETE:
+        annotations = payload.get("annotations")
+        if not isinstance(annotations, list) or not all(
+            isinstance(a, Mapping) and isinstance(a.get("id"), int) for a in annotations
+        ):
+            raise PayloadError(f"{action} needs 'annotations': a list of objects with integer ids")
+        return judgments_mark_deleted(annotation_ids=[a["id"] for a in annotations])
+    if action in CREATE_OR_UPDATE:
+        touched = [judgment_upsert(annotation=a, task_data=t) for a, t in _annotation_task_pairs(payload)]
+        return sum(1 for outcome in touched if outcome is not None)
+    return 0  # other events (projects, tasks...) are not ours to store
+
+
+def _annotation_task_pairs(payload: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(annotation, task data) pairs: one annotation and its task (ANNOTATION_CREATED/UPDATED), or lists of
+    both, matched on the annotation's task id (ANNOTATIONS_CREATED)."""
+    annotation, task = payload.get("annotation"), payload.get("task")
+    annotations: list[Any] = annotation if isinstance(annotation, list) else [annotation]
+    tasks: list[Any] = task if isinstance(task, list) else [task]
+    if not annotations or not all(isinstance(a, Mapping) for a in annotations):
+        raise PayloadError("the payload needs an 'annotation' object (or a list of them)")
+    if not tasks or not all(isinstance(t, Mapping) and isinstance(t.get("data"), Mapping) for t in tasks):
+        raise PayloadError("the payload needs a 'task' object with 'data' (or a list of them)")
+    by_id: dict[Any, Mapping[str, Any]] = {t.get("id"): t["data"] for t in tasks}
+    pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    for item in annotations:
+        data = tasks[0]["data"] if len(tasks) == 1 else by_id.get(item.get("task"))
+        if data is None:
+            raise PayloadError(f"annotation {item.get('id')!r} refers to a task that is not in the payload")
+        pairs.append((item, data))
+    return pairs
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    batches: int
+    annotations: int
+    created: int
+    deleted: int
+
+
+def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) -> SyncResult:
+    """Bring every annotation of the study's batches from Label Studio: catches whatever webhooks missed while
+    either side was down, and marks judgments whose annotation disappeared as deleted.
+
+    Deletions can only be seen in a full listing, so each batch's project is read whole (a study's batches
+    are hundreds of tasks, not millions). A batch is one transaction: a sync cut short leaves no half state.
+    """
+    client = client or label_studio_client()
+    seen_total = created = deleted = 0
+    batches = list(study.batches.exclude(label_studio_project_id=None))
+    for batch in batches:
+        started = timezone.now()
+        assert batch.label_studio_project_id is not None
+        try:
+            records = client.annotations_since(batch.label_studio_project_id, None)
+        except LabelStudioError as exc:
+            raise DomainError(
+                f"{exc} Nothing more was changed; run the sync again once Label Studio is up."
+            ) from exc
+        with transaction.atomic():
+            seen: set[int] = set()
+            for record in records:
+                outcome = judgment_upsert(
+                    annotation=_record_as_annotation(record), task_data=record.task_data
+                )
+                if outcome is not None:
+                    seen.add(record.id)
+                    created += outcome[1]
+            gone = (
+                HumanJudgment.objects.filter(task__batch=batch, deleted=False)
+                .exclude(label_studio_annotation_id__in=seen)
+                .values_list("label_studio_annotation_id", flat=True)
+            )
+            deleted += judgments_mark_deleted(annotation_ids=list(gone))
+            AnnotationBatch.objects.filter(pk=batch.pk).update(last_synced_at=started)
+        seen_total += len(seen)
+    logger.info(
+        "annotation sync study=%s batches=%d annotations=%d created=%d deleted=%d",
+        study.pk,
+        len(batches),
+        seen_total,
+        created,
+        deleted,
+    )
+    return SyncResult(batches=len(batches), annotations=seen_total, created=created, deleted=deleted)
+
+
+def _record_as_annotation(record: AnnotationRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "completed_by": record.completed_by,
+        "result": record.result,
+        "lead_time": record.lead_time,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "was_cancelled": record.was_cancelled,
+    }
+
+
+# --- raters ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rater_join(
+    *, batch: AnnotationBatch, participant_id: str, platform_study_id: str = "", platform_session_id: str = ""
+) -> Rater:
+    """The rater behind an invite visit; a second visit with the same participant id finds the same rater."""
+    participant_id = participant_id.strip()
+    if not participant_id:
+        raise DomainError("A participant id is required.", field="participant_id")
+    safe = "".join(ch for ch in participant_id.lower() if ch.isascii() and ch.isalnum())[:40] or "rater"
+    rater, _ = Rater.objects.get_or_create(
+        batch=batch,
+        participant_id=participant_id,
+        defaults={
+            "platform_study_id": platform_study_id,
+            "platform_session_id": platform_session_id,
+            # Unique per rater (the batch key is), and .invalid: Label Studio never mails anyone.
+            "email": f"{safe}-{secrets.token_hex(3)}.{batch.key}@raters.invalid",
+        },
+    )
+    return rater
+
+
+@transaction.atomic
+def rater_consent(*, rater: Rater) -> Rater:
+    """Record consent once, with the time and the version of the study's consent text."""
+    if rater.consented_at is None:
+        rater.consented_at = timezone.now()
+        rater.consent_version = rater.batch.study.consent_version
+        rater.save(update_fields=["consented_at", "consent_version"])
+        logger.info(
+            "rater consented rater=%s batch=%s version=%s", rater.pk, rater.batch_id, rater.consent_version
+        )
+    return rater
+
+
+def rater_provision(*, rater: Rater, client: LabelStudioClient | None = None) -> Rater:
+    """The rater's Label Studio account, made on the first visit and found again on every later one.
+
+    The password is stored before Label Studio is called, so an account made by a call whose answer was lost
+    is found and signed in to with the same password next time: never a second account.
+    """
+    if rater.consented_at is None:
+        raise DomainError("The rater has not consented yet.")
+    if rater.batch.label_studio_project_id is None:
+        raise DomainError("This batch has not been pushed to Label Studio yet.")
+    with transaction.atomic():
+        locked = Rater.objects.select_for_update().get(pk=rater.pk)
+        if not locked.label_studio_password:
+            locked.label_studio_password = secrets.token_urlsafe(18)
+            locked.save(update_fields=["label_studio_password"])
+    if locked.label_studio_user_id is not None:
+        return locked
+    client = client or label_studio_client()
+    account = client.ensure_user(
+        email=locked.email,
+        username=f"rater-{locked.batch.key}-{locked.pk}",
+        first_name="Rater",
+        last_name=str(locked.pk),
+        password=locked.label_studio_password,
+        want_token=False,
+    )
+    Rater.objects.filter(pk=locked.pk).update(label_studio_user_id=account.id)
+    locked.label_studio_user_id = account.id
+    # Annotations the account made before we knew its id (a lost answer) now get their rater.
+    HumanJudgment.objects.filter(
+        rater=None, label_studio_user_id=account.id, task__batch=locked.batch
+    ).update(rater=locked)
+    logger.info("rater provisioned rater=%s label_studio_user=%s", locked.pk, account.id)
+    return locked
+
+
+def rater_labeling_url(*, rater: Rater) -> str:
+    """Label Studio's sign-in page, leading on to the batch's labeling stream."""
+    project_id = rater.batch.label_studio_project_id
+    next_page = f"/projects/{project_id}/data?labeling=1"
+    return f"{settings.LABEL_STUDIO_URL.rstrip('/')}/user/login/?{urlencode({'next': next_page})}"
+
+
+@transaction.atomic
+def rater_set_excluded(*, rater: Rater, excluded: bool) -> Rater:
+    """Leave a rater out of (or back in) the statistics; their judgments stay stored either way."""
+    Rater.objects.filter(pk=rater.pk).update(excluded=excluded)
+    rater.excluded = excluded
+    logger.info("rater exclusion rater=%s excluded=%s", rater.pk, excluded)
+    return rater
+
+
+def rater_refresh_flag(*, rater: Rater) -> Rater:
+    """Flag a rater whose gold-item accuracy is below the batch's threshold (after enough gold items)."""
+    judged = list(
+        HumanJudgment.objects.filter(
+            rater=rater, deleted=False, was_cancelled=False, task__is_gold=True
+        ).values_list("category", "task__gold_category")
+    )
+    flagged = False
+    if len(judged) >= MIN_GOLD_FOR_FLAG:
+        accuracy = sum(1 for given, truth in judged if given == truth) / len(judged)
+        flagged = accuracy < rater.batch.gold_fail_threshold
+    if flagged != rater.flagged:
+        Rater.objects.filter(pk=rater.pk).update(flagged=flagged)
+        rater.flagged = flagged
+        logger.info("rater flag rater=%s flagged=%s gold=%d", rater.pk, flagged, len(judged))
+    return rater
