@@ -72,9 +72,25 @@ def _candidates(study: Study) -> list[sampling.Candidate]:
 
 
 @transaction.atomic
-def _batch_get_or_create(
-    *, study: Study, size: int, overlap: int, seed: int, gold: int, options: Mapping[str, Any]
+def annotation_batch_get_or_create(
+    *,
+    study: Study,
+    size: int,
+    overlap: int = 1,
+    seed: int = 0,
+    gold: int = 0,
+    show_choices: bool = True,
+    extraction_audit: bool = False,
+    show_prediction: bool = False,
+    tasks_per_rater: int = 20,
 ) -> tuple[AnnotationBatch, bool]:
+    """The batch of this design (study, size, overlap, seed, gold): drawn and stored the first time, the same
+    one on every later call (its options stay those it was created with)."""
+    for name, number, least in (("size", size, 1), ("overlap", overlap, 1), ("gold", gold, 0)):
+        if number < least:
+            raise DomainError(f"{name} must be at least {least}, got {number}.", field=name)
+    if tasks_per_rater < 1:
+        raise DomainError("A rater's quota must be at least 1 task.", field="tasks_per_rater")
     # One push at a time per study: two concurrent pushes of one design must not both draw a sample.
     Study.objects.select_for_update().filter(pk=study.pk).first()
     existing = AnnotationBatch.objects.filter(
@@ -85,7 +101,8 @@ def _batch_get_or_create(
     try:
         sample = sampling.sample_batch(_candidates(study), size=size, gold=gold, seed=seed)
     except sampling.SamplingError as exc:
-        raise DomainError(f"Cannot draw the batch from study {study.name!r}: {exc}.", field="size") from exc
+        field = "gold" if "gold" in str(exc) else "size"
+        raise DomainError(f"Cannot draw the batch from study {study.name!r}: {exc}.", field=field) from exc
     batch = AnnotationBatch.objects.create(
         study=study,
         size=size,
@@ -100,7 +117,10 @@ def _batch_get_or_create(
             "gold": list(sample.gold_ids),
         },
         invite_expires_at=timezone.now() + timedelta(days=INVITE_DAYS),
-        **options,
+        show_choices=show_choices,
+        extraction_audit=extraction_audit,
+        show_prediction=show_prediction,
+        tasks_per_rater=tasks_per_rater,
     )
     gold_categories = dict(Trial.objects.filter(pk__in=sample.gold_ids).values_list("pk", "category"))
     AnnotationTask.objects.bulk_create(
@@ -114,6 +134,9 @@ def _batch_get_or_create(
             )
             for trial_id in sample.all_ids
         ]
+    )
+    logger.info(
+        "batch created batch=%s study=%s tasks=%d gold=%d", batch.pk, study.pk, len(sample.all_ids), gold
     )
     return batch, True
 
@@ -136,19 +159,17 @@ def annotation_batch_push(
     The sample and its tasks are committed before Label Studio is contacted, so when Label Studio is down the
     push fails clearly and re-running it continues without duplicating anything.
     """
-    if overlap <= 0:
-        raise DomainError("Overlap (raters per task) must be at least 1.", field="overlap")
-    if tasks_per_rater <= 0:
-        raise DomainError("A rater's quota must be at least 1 task.", field="tasks_per_rater")
-    options = {
-        "show_choices": show_choices,
-        "extraction_audit": extraction_audit,
-        "show_prediction": show_prediction,
-        "tasks_per_rater": tasks_per_rater,
-    }
     client = client or label_studio_client()
-    batch, created = _batch_get_or_create(
-        study=study, size=size, overlap=overlap, seed=seed, gold=gold, options=options
+    batch, created = annotation_batch_get_or_create(
+        study=study,
+        size=size,
+        overlap=overlap,
+        seed=seed,
+        gold=gold,
+        show_choices=show_choices,
+        extraction_audit=extraction_audit,
+        show_prediction=show_prediction,
+        tasks_per_rater=tasks_per_rater,
     )
     try:
         result = _push_to_label_studio(batch, client)
