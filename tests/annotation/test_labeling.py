@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # parses only the XML our own code generates
 
 import pytest
 
@@ -10,7 +10,7 @@ from tests.annotation.factories import annotation
 
 def test_interface_has_orientation_angle_with_ring_confidence_and_comment() -> None:
     config = labeling.label_config(labeling.InterfaceDesign())
-    root = ET.fromstring(config)
+    root = ET.fromstring(config)  # noqa: S314
 
     orientation = root.find("Choices[@name='orientation']")
     assert orientation is not None
@@ -35,7 +35,7 @@ def test_interface_has_orientation_angle_with_ring_confidence_and_comment() -> N
 
 def test_extraction_audit_adds_a_through_i_or_unclear_per_item_and_choices_can_be_hidden() -> None:
     design = labeling.InterfaceDesign(show_choices=False, extraction_audit=True, items=(1, 2, 7))
-    root = ET.fromstring(labeling.label_config(design))
+    root = ET.fromstring(labeling.label_config(design))  # noqa: S314
 
     assert root.find("Text[@name='choices']") is None
     for number in (1, 2, 7):
@@ -62,14 +62,15 @@ def test_task_data_is_the_dialogue_without_the_system_prompt() -> None:
         {"author": "Agent", "text": "<b>C</b>"},
     ]
     assert data["choices"] == "item 1: option 3 (self 85, other 76); item 2: none read"
-    assert data["ring"].startswith("<svg") and "prosocial" in data["ring"]
+    assert data["ring"].startswith("<svg")
+    assert "prosocial" in data["ring"]
     hidden = labeling.task_data(key="k1", transcript=[], choices=[(1, 3, 85, 76)], show_choices=False)
     assert "choices" not in hidden
 
 
 def test_ring_marks_the_category_boundaries() -> None:
     svg = labeling.svo_ring_svg()
-    ET.fromstring(svg)  # well-formed
+    assert ET.fromstring(svg).tag.endswith("svg")  # noqa: S314
     for label in ("57.15°", "22.45°", "-12.04°", "altruistic", "competitive"):
         assert label in svg
 

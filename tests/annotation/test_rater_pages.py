@@ -126,7 +126,8 @@ def test_start_provisions_one_account_even_on_a_second_visit(
     assert len(rater.label_studio_password) >= 16
     assert fake_label_studio.calls == [rater.email]  # the account was made once
     page = other.get(reverse("rater-progress")).content.decode()
-    assert rater.email in page and rater.label_studio_password in page
+    assert rater.email in page
+    assert rater.label_studio_password in page
     assert "http://label-studio.test:8080/user/login/?next=%2Fprojects%2F42%2Fdata%3Flabeling%3D1" in page
 
 
@@ -140,7 +141,8 @@ def test_start_when_label_studio_is_down_keeps_consent_and_says_try_again(
     assert response.status_code == 503
     assert "not available right now" in response.content.decode()
     rater = Rater.objects.get()
-    assert rater.consented_at is not None and rater.label_studio_user_id is None
+    assert rater.consented_at is not None
+    assert rater.label_studio_user_id is None
 
 
 def test_start_needs_consent_first(client: Client, batch: AnnotationBatch) -> None:

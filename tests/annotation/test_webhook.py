@@ -12,13 +12,13 @@ from annotation.models import AnnotationBatch, HumanJudgment, Rater
 from tests.annotation.factories import annotation
 
 URL = "/annotation/webhook"
-HEADER = "HTTP_X_HVAE_WEBHOOK_SECRET"
+HEADER = "X-HVAE-Webhook-Secret"
 
 
 def post(client: Client, payload: Any, secret: str | None, *, raw: bytes | None = None) -> Any:
-    extra = {HEADER: secret} if secret is not None else {}
+    headers = {HEADER: secret} if secret is not None else {}
     body = raw if raw is not None else json.dumps(payload)
-    return client.post(URL, data=body, content_type="application/json", **extra)
+    return client.post(URL, data=body, content_type="application/json", headers=headers)
 
 
 def created(batch: AnnotationBatch, annotation_id: int, task_index: int = 0, **fields: Any) -> dict[str, Any]:
@@ -75,7 +75,8 @@ def test_created_annotation_becomes_a_judgment_with_every_field(
     assert (judgment.category, judgment.angle_estimate, judgment.confidence) == ("altruistic", 61.5, 4)
     assert judgment.comment == "<i>so kind</i>"
     assert judgment.lead_time == 12.5
-    assert judgment.annotated_at is not None and judgment.annotated_at.year == 2026
+    assert judgment.annotated_at is not None
+    assert judgment.annotated_at.year == 2026
     assert not judgment.deleted
 
 
@@ -104,7 +105,8 @@ def test_deleted_annotations_are_marked_not_erased(
     assert response.json() == {"changed": 1}
     assert HumanJudgment.objects.count() == 2
     gone = HumanJudgment.objects.get(label_studio_annotation_id=5)
-    assert gone.deleted and gone.deleted_at is not None
+    assert gone.deleted
+    assert gone.deleted_at is not None
     assert not HumanJudgment.objects.get(label_studio_annotation_id=6).deleted
 
 
