@@ -1,0 +1,234 @@
+"""Rows to DataFrames: the tidy data every statistic and every report table is computed from.
+
+Reads use ``values_list`` (no model instances), one query per table, so a study of 100,000 trials loads
+in well under a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from django.db.models import Count, Max, Q
+
+from annotation.models import AnnotationBatch, HumanJudgment, Rater
+from evaluation.models import EvaluationRun, ItemResponse, LLMCall, PromptTemplate, Study, Trial
+
+TRIAL_FIELDS = {
+    "pk": "trial_id",
+    "run_id": "run_id",
+    "index": "trial",
+    "run__model": "model",
+    "run__value": "value",
+    "run__strategy": "strategy",
+    "run__prompt_variant": "prompt_variant",
+    "run__endpoint__is_reference": "reference_agent",
+    "status": "status",
+    "failure_reason": "failure_reason",
+    "angle": "angle",
+    "category": "category",
+    "mean_self": "mean_self",
+    "mean_other": "mean_other",
+    "target_angle": "target_angle",
+    "angular_deviation": "angular_deviation",
+    "value_rationality": "value_rationality",
+    "category_hit": "category_hit",
+    "transitive": "transitive",
+    "inequality_aversion": "inequality_aversion",
+}
+
+JUDGMENT_FIELDS = {
+    "label_studio_annotation_id": "annotation_id",
+    "task__batch_id": "batch_id",
+    "trial_id": "trial_id",
+    "rater_id": "rater_id",
+    "label_studio_user_id": "label_studio_user_id",
+    "rater__flagged": "flagged",
+    "rater__excluded": "excluded",
+    "task__is_gold": "is_gold",
+    "task__gold_category": "gold_category",
+    "category": "category",
+    "angle_estimate": "angle",
+    "confidence": "confidence",
+    "extraction_audit": "audit",
+    "comment": "comment",
+    "lead_time": "lead_time",
+    "annotated_at": "annotated_at",
+}
+
+RESPONSE_FIELDS = {
+    "trial_id": "trial_id",
+    "item": "item",
+    "presented_order": "presented_order",
+    "extracted_option": "extracted_option",
+    "extraction_method": "extraction_method",
+    "payoff_self": "payoff_self",
+    "payoff_other": "payoff_other",
+    "raw_text": "raw_text",
+}
+
+
+def _frame(rows: Iterable[tuple[Any, ...]], fields: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(list(rows), columns=list(fields.values()))
+
+
+def trials_frame(*, study: Study) -> pd.DataFrame:
+    """One row per trial of the study (every status), with its automated scores."""
+    rows = Trial.objects.filter(run__study=study).order_by("run_id", "index").values_list(*TRIAL_FIELDS)
+    return _frame(rows, TRIAL_FIELDS)
+
+
+def judgments_frame(*, study: Study, batch: AnnotationBatch | None = None) -> pd.DataFrame:
+    """One row per live (not deleted, not cancelled) judgment of the study's batches.
+
+    ``rater`` identifies the person: ``r<id>`` for a recruited rater, ``ls-<user>`` for a Label Studio user
+    without a rater record. A judgment without a rater record is never flagged or excluded.
+    """
+    judgments = HumanJudgment.objects.filter(task__batch__study=study, deleted=False, was_cancelled=False)
+    if batch is not None:
+        judgments = judgments.filter(task__batch=batch)
+    rows = judgments.order_by("label_studio_annotation_id").values_list(*JUDGMENT_FIELDS)
+    frame = _frame(rows, JUDGMENT_FIELDS)
+    frame.insert(
+        3,
+        "rater",
+        [
+            f"r{rater}" if rater is not None else f"ls-{user}"
+            for rater, user in zip(frame["rater_id"], frame["label_studio_user_id"], strict=True)
+        ],
+    )
+    for column in ("flagged", "excluded", "is_gold"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), False).astype(bool)
+    return frame
+
+
+def responses_frame(*, study: Study, trial_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per item response of the study (or of the given trials), with the raw answer text."""
+    responses = ItemResponse.objects.filter(trial__run__study=study)
+    if trial_ids is not None:
+        responses = responses.filter(trial_id__in=list(trial_ids))
+    rows = responses.order_by("trial_id", "item").values_list(*RESPONSE_FIELDS)
+    return _frame(rows, RESPONSE_FIELDS)
+
+
+def extraction_counts(*, study: Study) -> pd.DataFrame:
+    """Item responses per (model, value, strategy) and extraction method."""
+    rows = (
+        ItemResponse.objects.filter(trial__run__study=study)
+        .values_list("trial__run__model", "trial__run__value", "trial__run__strategy", "extraction_method")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return pd.DataFrame.from_records(list(rows), columns=["model", "value", "strategy", "method", "n"])
+
+
+def batches(*, study: Study) -> list[AnnotationBatch]:
+    return list(AnnotationBatch.objects.filter(study=study).order_by("id"))
+
+
+def methods_record(*, study: Study) -> dict[str, Any]:
+    """What someone needs to rerun the study: each run's design and parameters, the exact prompt templates
+    (verbatim), the model identifiers and fingerprints as returned by the endpoints, and each annotation
+    batch's sampling design."""
+    runs = list(EvaluationRun.objects.filter(study=study).select_related("endpoint").order_by("id"))
+    returned: dict[int, tuple[set[str], set[str]]] = {run.pk: (set(), set()) for run in runs}
+    calls = (
+        LLMCall.objects.filter(run__study=study)
+        .exclude(returned_model="", system_fingerprint="")
+        .values_list("run_id", "returned_model", "system_fingerprint")
+        .distinct()
+        .order_by()
+    )
+    for run_id, model, fingerprint in calls:
+        models, fingerprints = returned.setdefault(run_id, (set(), set()))
+        if model:
+            models.add(model)
+        if fingerprint:
+            fingerprints.add(fingerprint)
+    run_rows = [
+        {
+            "run": run.pk,
+            "endpoint": run.endpoint.base_url,
+            "endpoint_name": run.endpoint.name,
+            "reference_agents": run.endpoint.is_reference,
+            "model": run.model,
+            "returned_models": sorted(returned[run.pk][0]),
+            "system_fingerprints": sorted(returned[run.pk][1]),
+            "value": run.value,
+            "strategy": run.strategy,
+            "prompt_variant": run.prompt_variant,
+            "item_set": run.item_set,
+            "option_labels": run.option_labels,
+            "option_order": run.option_order,
+            "temperature": run.temperature,
+            "top_p": run.top_p,
+            "max_tokens": run.max_tokens,
+            "seed": run.seed,
+            "n_trials": run.n_trials,
+            "extractor_model": run.extractor_model,
+            "prompt_versions": run.prompt_versions,
+            "definitions_version": run.definitions_version,
+            "status": run.status,
+        }
+        for run in runs
+    ]
+    wanted = {
+        (name, int(reference["version"]))
+        for run in runs
+        for name, reference in (run.prompt_versions or {}).items()
+        if isinstance(reference, dict) and "version" in reference
+    }
+    templates = []
+    if wanted:
+        condition = Q()
+        for name, version in wanted:
+            condition |= Q(name=name, version=version)
+        templates = [
+            {"name": name, "version": version, "hash": content_hash, "text": text}
+            for name, version, content_hash, text in PromptTemplate.objects.filter(condition)
+            .order_by("name", "version")
+            .values_list("name", "version", "content_hash", "text")
+        ]
+    found = {(t["name"], t["version"]) for t in templates}
+    missing = sorted(f"{name} v{version}" for name, version in wanted - found)
+    batch_rows = [
+        {
+            "batch": batch.pk,
+            "size": batch.size,
+            "overlap": batch.overlap,
+            "seed": batch.seed,
+            "gold": batch.gold,
+            "show_choices": batch.show_choices,
+            "extraction_audit": batch.extraction_audit,
+            "show_prediction": batch.show_prediction,
+            "tasks_per_rater": batch.tasks_per_rater,
+            "gold_fail_threshold": batch.gold_fail_threshold,
+            "sampling": batch.sampling_spec,
+        }
+        for batch in batches(study=study)
+    ]
+    return {
+        "runs": run_rows,
+        "prompt_templates": templates,
+        "missing_prompt_templates": missing,
+        "batches": batch_rows,
+    }
+
+
+def report_state(*, study: Study) -> str:
+    """A short text that changes whenever anything a study's report depends on changes (for its cache key)."""
+    trials = Trial.objects.filter(run__study=study).aggregate(
+        n=Count("pk"), done=Count("pk", filter=Q(status__in=["scored", "failed"])), last=Max("finished_at")
+    )
+    runs = EvaluationRun.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    judgments = HumanJudgment.objects.filter(task__batch__study=study).aggregate(
+        n=Count("pk"), last=Max("updated_at")
+    )
+    raters = list(
+        Rater.objects.filter(Q(flagged=True) | Q(excluded=True), batch__study=study)
+        .order_by("pk")
+        .values_list("pk", "flagged", "excluded")
+    )
+    batch_ids = list(AnnotationBatch.objects.filter(study=study).order_by("pk").values_list("pk", flat=True))
+    return f"{trials}|{runs}|{judgments}|{raters}|{batch_ids}"

@@ -1,0 +1,47 @@
+"""Template filters of the report: an estimate reads 'value [low, high] (n = N)' or says why it is missing."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@register.filter
+def estimate(value: Any, digits: int = 3) -> str:
+    """An estimate dict as text; its note when there is no value ("not enough data (n = ...)")."""
+    if not isinstance(value, dict):
+        return "–"
+    n = value.get("n", 0)
+    if not _finite(value.get("value")):
+        return str(value.get("note") or f"not enough data (n = {n})")
+    text = f"{value['value']:.{digits}f}"
+    if _finite(value.get("ci_low")) and _finite(value.get("ci_high")):
+        text += f" [{value['ci_low']:.{digits}f}, {value['ci_high']:.{digits}f}]"
+    else:
+        text += " [CI undefined]"
+    return f"{text} (n = {n})"
+
+
+@register.filter
+def number(value: Any, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if _finite(value) else "–"
+
+
+@register.filter
+def get(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def json_text(value: Any) -> str:
+    """A JSON value as compact text (escaped by the template like any other text)."""
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,101 @@
+"""The study page (the full report) and its downloads: every table as CSV, the report as JSON, and the raw
+tidy data (trials, item responses, judgments) as CSV and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import SafeString, mark_safe
+
+from evaluation import selectors as evaluation_selectors
+from evaluation.models import Study
+from stats import reports
+from stats import selectors as stats_selectors
+
+RAW_TABLES: dict[str, Callable[..., pd.DataFrame]] = {
+    "trials": stats_selectors.trials_frame,
+    "responses": stats_selectors.responses_frame,
+    "judgments": stats_selectors.judgments_frame,
+}
+RAW_FORMATS = ("csv", "json")
+JSON_COLUMNS = ("audit", "presented_order")
+
+
+def include_flagged(request: HttpRequest) -> bool:
+    return request.GET.get("include_flagged") in {"1", "true", "yes"}
+
+
+def report_context(study: Study, *, include_flagged: bool) -> dict[str, Any]:
+    """Everything the study page shows; also used by ``study_report --format html``."""
+    report, figures = reports.cached_report_and_figures(study, include_flagged=include_flagged)
+    return {
+        "study": study,
+        "report": report,
+        "runs": evaluation_selectors.runs_for_study(study=study),
+        # matplotlib's SVG with text as outlines: no model or rater text can become markup.
+        "figures": {name: _trusted_svg(svg) for name, svg in figures.items()},
+        "tables": list(reports.report_tables(report)),
+        "raw_names": list(RAW_TABLES),
+        "include_flagged": include_flagged,
+    }
+
+
+def _trusted_svg(svg: str) -> SafeString:
+    return mark_safe(svg)  # noqa: S308
+
+
+@login_required
+def study_page(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(Study, pk=pk)
+    return render(
+        request, "stats/study.html", report_context(study, include_flagged=include_flagged(request))
+    )
+
+
+def _download(body: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def table_csv(frame: pd.DataFrame) -> str:
+    """A table as CSV, with list and dict cells written as JSON."""
+    frame = frame.copy()
+    for column in JSON_COLUMNS:
+        if column in frame.columns:
+            frame[column] = [json.dumps(value) for value in frame[column]]
+    return str(frame.to_csv(index=False))
+
+
+@login_required
+def report_table_csv(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    study = get_object_or_404(Study, pk=pk)
+    tables = reports.report_tables(reports.cached_report(study, include_flagged=include_flagged(request)))
+    if table not in tables:
+        raise Http404(f"no table {table!r}; tables: {', '.join(tables)}")
+    return _download(table_csv(tables[table]), "text/csv", f"study{study.pk}-{table}.csv")
+
+
+@login_required
+def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpResponse:
+    study = get_object_or_404(Study, pk=pk)
+    if table not in RAW_TABLES or fmt not in RAW_FORMATS:
+        raise Http404(f"no data {table}.{fmt}; tables: {', '.join(RAW_TABLES)}; formats: csv, json")
+    frame = RAW_TABLES[table](study=study)
+    if fmt == "csv":
+        return _download(table_csv(frame), "text/csv", f"study{study.pk}-{table}.csv")
+    body = frame.to_json(orient="records", date_format="iso")
+    return _download(body, "application/json", f"study{study.pk}-{table}.json")
+
+
+@login_required
+def report_json(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(Study, pk=pk)
+    report = reports.cached_report(study, include_flagged=include_flagged(request))
+    return HttpResponse(json.dumps(report, indent=2, default=str), content_type="application/json")

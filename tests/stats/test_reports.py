@@ -1,0 +1,336 @@
+"""The study report end to end: simulated trials and judgments in the database give a report whose numbers
+match a direct computation from the rows with independent implementations (scikit-learn, pingouin,
+krippendorff), and the cache serves it until something changes."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pingouin
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from annotation.models import HumanJudgment, Rater
+from evaluation.models import ItemResponse, Trial
+from stats import reports
+from stats.agreement import ORDERED_CATEGORIES
+from tests.stats.builders import add_judgments, build_study
+
+N_BOOT = 200
+
+
+def _live_judgments(study, *, include_flagged=False):
+    judgments = HumanJudgment.objects.filter(task__batch__study=study, deleted=False, was_cancelled=False)
+    if not include_flagged:
+        judgments = judgments.exclude(rater__flagged=True)
+    return list(
+        judgments.exclude(rater__excluded=True).values(
+            "trial_id", "rater_id", "category", "angle_estimate", "task__is_gold", "extraction_audit"
+        )
+    )
+
+
+def _automated(study):
+    return {
+        pk: (category, angle)
+        for pk, category, angle in Trial.objects.filter(run__study=study).values_list(
+            "pk", "category", "angle"
+        )
+    }
+
+
+@pytest.fixture
+def report(validated_study):
+    return reports.build_report(validated_study.study, n_boot=N_BOOT)
+
+
+def test_automated_cells_match_the_trials(validated_study, report):
+    cells = {(c["model"], c["value"], c["strategy"]): c for c in report["automated"]["cells"]}
+    assert len(cells) == 16
+    by_cell = defaultdict(list)
+    for model, value, strategy, angle, vr, hit in Trial.objects.filter(
+        run__study=validated_study.study
+    ).values_list("run__model", "run__value", "run__strategy", "angle", "value_rationality", "category_hit"):
+        by_cell[(model, value, strategy)].append((angle, vr, hit))
+    for key, rows in by_cell.items():
+        angles, rationality, hits = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+        cell = cells[key]
+        assert cell["n_scored"] == len(rows) == 12  # two runs of six trials
+        assert cell["mean_angle"] == pytest.approx(angles.mean())
+        assert cell["sd_angle"] == pytest.approx(angles.std(ddof=1))
+        assert cell["value_rationality"]["value"] == pytest.approx(rationality.mean())
+        assert cell["hit_rate"]["value"] == pytest.approx(hits.mean())
+        assert cell["extraction"]["parser"] == 6 * len(rows)
+        assert sum(cell["categories"].values()) == len(rows)
+
+
+def test_kappa_vs_majority_matches_scikit_learn(validated_study, report):
+    automated = _automated(validated_study.study)
+    labels = defaultdict(list)
+    for row in _live_judgments(validated_study.study):
+        if not row["task__is_gold"]:
+            labels[row["trial_id"]].append(row["category"])
+    majorities = {}
+    for trial, given in labels.items():
+        top = Counter(given).most_common()
+        if len(top) == 1 or top[0][1] > top[1][1]:
+            majorities[trial] = top[0][0]
+    first = [automated[t][0] for t in majorities]
+    second = list(majorities.values())
+    human = report["human"]
+    assert human["kappa_vs_majority"]["n"] == len(majorities)
+    assert human["kappa_vs_majority"]["value"] == pytest.approx(cohen_kappa_score(first, second))
+    assert human["weighted_kappa_vs_majority"]["value"] == pytest.approx(
+        cohen_kappa_score(first, second, labels=list(ORDERED_CATEGORIES), weights="linear")
+    )
+    matrix = np.array(human["confusion_matrix"]["rows_automated_columns_majority"])
+    assert matrix.sum() == len(majorities)
+    assert np.trace(matrix) == sum(a == b for a, b in zip(first, second, strict=True))
+
+
+def test_mean_kappa_vs_each_rater_matches_scikit_learn(validated_study, report):
+    automated = _automated(validated_study.study)
+    per_rater: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for row in _live_judgments(validated_study.study):
+        if not row["task__is_gold"]:
+            per_rater[row["rater_id"]][0].append(automated[row["trial_id"]][0])
+            per_rater[row["rater_id"]][1].append(row["category"])
+    kappas = [cohen_kappa_score(a, b) for a, b in per_rater.values()]
+    weighted = [
+        cohen_kappa_score(a, b, labels=list(ORDERED_CATEGORIES), weights="linear")
+        for a, b in per_rater.values()
+    ]
+    assert report["human"]["n_raters"] == len(per_rater) == 5
+    assert report["human"]["mean_kappa_vs_raters"]["value"] == pytest.approx(np.mean(kappas))
+    assert report["human"]["mean_weighted_kappa_vs_raters"]["value"] == pytest.approx(np.mean(weighted))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_angle_agreement_matches_pingouin_and_krippendorff(validated_study, report):
+    automated = _automated(validated_study.study)
+    rows = [r for r in _live_judgments(validated_study.study) if not r["task__is_gold"]]
+    human_mean = pd.DataFrame(rows).groupby("trial_id")["angle_estimate"].mean()
+    long = pd.concat(
+        [
+            pd.DataFrame({"t": human_mean.index, "r": "human", "x": human_mean.to_numpy()}),
+            pd.DataFrame(
+                {"t": human_mean.index, "r": "auto", "x": [automated[t][1] for t in human_mean.index]}
+            ),
+        ]
+    )
+    reference = pingouin.intraclass_corr(long, targets="t", raters="r", ratings="x").set_index("Type")
+    for form in ("ICC(A,1)", "ICC(C,1)"):
+        assert report["human"]["icc_automated_vs_human_mean"][form]["value"] == pytest.approx(
+            reference.loc[form, "ICC"]
+        )
+    raters = sorted({r["rater_id"] for r in rows})
+    trials = sorted({r["trial_id"] for r in rows})
+    matrix = np.full((len(raters), len(trials)), np.nan)
+    codes = np.full((len(raters), len(trials)), np.nan)
+    for r in rows:
+        matrix[raters.index(r["rater_id"]), trials.index(r["trial_id"])] = r["angle_estimate"]
+        codes[raters.index(r["rater_id"]), trials.index(r["trial_id"])] = ORDERED_CATEGORIES.index(
+            r["category"]
+        )
+    assert report["human"]["alpha_angles"]["value"] == pytest.approx(
+        krippendorff.alpha(matrix, level_of_measurement="interval")
+    )
+    assert report["human"]["alpha_categories"]["value"] == pytest.approx(
+        krippendorff.alpha(codes, level_of_measurement="nominal")
+    )
+    differences = np.array([automated[t][1] for t in human_mean.index]) - human_mean.to_numpy()
+    assert report["human"]["bland_altman"]["bias"]["value"] == pytest.approx(differences.mean())
+    assert report["human"]["bland_altman"]["upper_limit"]["value"] == pytest.approx(
+        differences.mean() + 1.959963984540054 * differences.std(ddof=1)
+    )
+
+
+def test_icc_among_raters_of_a_non_crossed_design_is_one_way(validated_study, report):
+    rows = [r for r in _live_judgments(validated_study.study) if not r["task__is_gold"]]
+    groups = pd.DataFrame(rows).groupby("trial_id")["angle_estimate"].apply(list)
+    n, total = len(groups), sum(map(len, groups))
+    grand = np.mean([x for g in groups for x in g])
+    ms_between = sum(len(g) * (np.mean(g) - grand) ** 2 for g in groups) / (n - 1)
+    ms_within = sum(((np.array(g) - np.mean(g)) ** 2).sum() for g in groups) / (total - n)
+    k0 = (total - sum(len(g) ** 2 for g in groups) / total) / (n - 1)
+    among = report["human"]["icc_among_raters"]
+    assert set(among) == {"ICC(1,1)", "ICC(1,k)"}
+    assert among["ICC(1,1)"]["value"] == pytest.approx(
+        (ms_between - ms_within) / (ms_between + (k0 - 1) * ms_within)
+    )
+    assert "one-way forms only" in among["ICC(1,1)"]["note"]
+    assert report["human"]["crossed_design"] is False
+
+
+def test_extraction_audit_and_gold_accuracy_match_the_rows(validated_study, report):
+    orders = {
+        (t, i): (order, option)
+        for t, i, order, option in ItemResponse.objects.filter(
+            trial__run__study=validated_study.study
+        ).values_list("trial_id", "item", "presented_order", "extracted_option")
+    }
+    same = total = 0
+    for row in _live_judgments(validated_study.study):
+        for item, position in row["extraction_audit"].items():
+            order, option = orders[(row["trial_id"], int(item))]
+            read = None if position is None else order[position - 1]
+            same += read == option
+            total += 1
+    audit = report["human"]["extraction_audit"]
+    assert audit["accuracy"]["n"] == total
+    assert audit["accuracy"]["value"] == pytest.approx(same / total)
+    assert 0 < audit["kappa"]["value"] <= 1
+    gold = {row["rater"]: row for row in report["human"]["gold_accuracy"]}
+    assert len(gold) == 6  # every rater, flagged or not
+    for rater in Rater.objects.filter(batch__study=validated_study.study):
+        judged = HumanJudgment.objects.filter(rater=rater, task__is_gold=True).values_list(
+            "category", "task__gold_category"
+        )
+        hits = [a == b for a, b in judged]
+        assert gold[f"r{rater.pk}"]["value"] == pytest.approx(np.mean(hits))
+        assert gold[f"r{rater.pk}"]["n"] == 4
+        assert gold[f"r{rater.pk}"]["flagged"] is rater.flagged
+
+
+def test_flagged_raters_are_left_out_unless_asked_for(validated_study):
+    excluded = reports.build_report(validated_study.study, n_boot=N_BOOT)["human"]
+    included = reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT)["human"]
+    assert excluded["n_raters"] == 5
+    assert excluded["flagged_raters_left_out"] == 1
+    assert included["n_raters"] == 6
+    assert included["n_judgments"] == 40 * 3
+    assert included["fleiss_kappa"]["value"] != excluded["fleiss_kappa"]["value"]
+
+
+def test_excluded_raters_are_always_left_out(validated_study):
+    rater = Rater.objects.filter(batch__study=validated_study.study, flagged=False).order_by("pk").first()
+    assert rater is not None
+    Rater.objects.filter(pk=rater.pk).update(excluded=True)
+    human = reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT)["human"]
+    assert human["n_raters"] == 5
+    assert human["excluded_raters"] == 1
+
+
+def test_consistency_pairs_the_two_runs_of_each_configuration(validated_study, report):
+    consistency = report["consistency"]
+    assert consistency["test_retest_cells"] == 16
+    assert consistency["test_retest"]["ICC(A,1)"]["n"] == 16
+    assert consistency["human_norm_icc"] == 0.78
+    assert consistency["across_cells"]["ICC(1,1)"]["n"] == 16
+    assert "balanced: 12 measurements per group" in consistency["across_cells"]["ICC(1,1)"]["note"]
+
+
+def test_goal_vs_plain_is_the_difference_of_mean_value_rationality(validated_study, report):
+    rows = report["automated"]["goal_vs_plain"]
+    assert len(rows) == 8
+    for row in rows:
+        trials = Trial.objects.filter(
+            run__study=validated_study.study, run__model=row["model"], run__value=row["value"]
+        )
+        goal = np.mean(list(trials.filter(run__strategy="goal").values_list("value_rationality", flat=True)))
+        plain = np.mean(
+            list(trials.filter(run__strategy="plain").values_list("value_rationality", flat=True))
+        )
+        assert row["difference"]["value"] == pytest.approx(goal - plain)
+
+
+def test_methods_list_templates_models_fingerprints_and_sampling(validated_study, report):
+    methods = report["methods"]
+    assert methods["definitions_version"] == "hvae-svo/1"
+    names = {t["name"] for t in methods["prompt_templates"]}
+    assert {"system", "value_description", "value_adoption", "task_intro", "item", "goal"} <= names
+    assert all(t["text"] and t["hash"] for t in methods["prompt_templates"])
+    assert methods["missing_prompt_templates"] == []
+    run = methods["runs"][0]
+    assert run["returned_models"] == [f"{run['model']}-2026-01"]
+    assert run["system_fingerprints"] == ["fp_sim"]
+    assert {"temperature", "top_p", "max_tokens", "seed", "n_trials", "prompt_versions"} <= set(run)
+    assert methods["batches"][0]["overlap"] == 3
+    assert methods["batches"][0]["sampling"] == {"strata": [], "drawn": 40}
+
+
+def test_per_batch_sections_appear_with_several_batches(validated_study):
+    add_judgments(
+        validated_study, n_transcripts=10, n_raters=3, overlap=2, seed=9, first_annotation_id=10_000
+    )
+    human = reports.build_report(validated_study.study, n_boot=N_BOOT)["human"]
+    assert [b["batch"] for b in human["batches"]] == [b.pk for b in validated_study.batches]
+    assert human["batches"][1]["n_judgments"] == 20
+    assert human["n_judgments"] == human["batches"][0]["n_judgments"] + 20
+
+
+def test_a_study_without_judgments_reports_not_enough_data(demo_like_study):
+    human = reports.build_report(demo_like_study.study, n_boot=N_BOOT)["human"]
+    assert human["n_judgments"] == 0
+    for name in ("kappa_vs_majority", "mean_kappa_vs_raters", "fleiss_kappa", "alpha_angles"):
+        assert human[name]["value"] is None
+        assert human[name]["note"].startswith("not enough data (n = 0)"), name
+    assert human["icc_automated_vs_human_mean"]["ICC(A,1)"]["note"].startswith("not enough data (n = 0)")
+    assert human["bland_altman"]["bias"]["note"] == "not enough data (n = 0)"
+
+
+def test_a_study_without_trials_reports_not_enough_data(db):
+    study = build_study("empty", models=(), seed=1).study
+    report = reports.build_report(study, n_boot=N_BOOT)
+    assert report["automated"]["cells"] == []
+    assert report["consistency"]["across_cells"]["ICC(1,1)"]["note"].startswith("not enough data (n = 0)")
+    assert report["consistency"]["test_retest"]["pearson_r"]["note"] == "not enough data (n = 0)"
+
+
+def test_failed_trials_are_counted_but_not_scored(validated_study):
+    trial = Trial.objects.filter(run__study=validated_study.study).order_by("pk").first()
+    assert trial is not None
+    Trial.objects.filter(pk=trial.pk).update(status=Trial.Status.FAILED, angle=None, category="")
+    report = reports.build_report(validated_study.study, n_boot=N_BOOT)
+    cell = next(
+        c
+        for c in report["automated"]["cells"]
+        if (c["model"], c["value"], c["strategy"]) == (trial.run.model, trial.run.value, trial.run.strategy)
+    )
+    assert (cell["n_trials"], cell["n_scored"], cell["n_failed"]) == (12, 11, 1)
+
+
+def test_the_cached_report_is_reused_until_a_judgment_changes(validated_study, monkeypatch):
+    first, figures = reports.cached_report_and_figures(validated_study.study)
+    assert {"heatmap", "ring", "goal_vs_plain", "confusion", "bland_altman"} <= set(figures)
+    calls: list[int] = []
+    original = reports.build_report
+
+    def counting_build_report(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(reports, "build_report", counting_build_report)
+    assert reports.cached_report(validated_study.study) == first
+    assert calls == []
+    judgment = HumanJudgment.objects.filter(task__batch__study=validated_study.study).order_by("pk").first()
+    assert judgment is not None
+    judgment.category = "competitive" if judgment.category != "competitive" else "altruistic"
+    judgment.save()
+    reports.cached_report(validated_study.study)
+    assert calls == [1]
+    Rater.objects.filter(batch__study=validated_study.study, flagged=True).update(flagged=False)
+    assert reports.cached_report(validated_study.study)["human"]["n_raters"] == 6
+    assert calls == [1, 1]
+
+
+def test_report_tables_hold_the_report_numbers(report):
+    tables = reports.report_tables(report)
+    assert set(tables) >= {
+        "automated",
+        "goal_vs_plain",
+        "consistency",
+        "agreement",
+        "confusion_matrix",
+        "gold_accuracy",
+    }
+    agreement_rows = tables["agreement"].set_index("statistic")
+    assert agreement_rows.loc["kappa_vs_majority", "value"] == report["human"]["kappa_vs_majority"]["value"]
+    assert agreement_rows.loc["ICC(A,1)"].shape[0] == 2  # automated as rater, and vs the raters' mean
+    assert len(tables["automated"]) == 16
+    assert (
+        tables["confusion_matrix"].iloc[:, 1:].to_numpy().sum() == report["human"]["kappa_vs_majority"]["n"]
+    )
