@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluation import svo
+from evaluation import jobs, prompts, selectors, services, svo
+from evaluation.llm import EndpointConfigError, probe_endpoint
+from evaluation.models import EvaluationRun, ItemResponse, ModelEndpoint, Study, Trial
+from hvae_site.api import DomainError
 
 
 class ChoiceField(serializers.Field):  # type: ignore[type-arg]
@@ -109,3 +113,236 @@ class SvoScoreApi(APIView):
                 "category_hit": scored.category_hit,
             }
         return Response(self.OutputSerializer(result).data)
+
+
+# --- Studies, endpoints, runs, trials -------------------------------------------------------------------
+
+
+class StudyOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Study
+        fields = ["id", "name", "description", "consent_version", "completion_url", "created_at"]
+
+
+class StudyListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    """List studies, or create one (POST)."""
+
+    serializer_class = StudyOutput
+    queryset = Study.objects.all()
+    filterset_fields = ["name"]
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: StudyOutput})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        study = services.study_get_or_create(**serializer.validated_data)
+        return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    serializer_class = StudyOutput
+    queryset = Study.objects.all()
+
+
+class EndpointOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ModelEndpoint
+        fields = [
+            "id",
+            "name",
+            "base_url",
+            "api_key_env",
+            "max_concurrency",
+            "requests_per_minute",
+            "timeout_seconds",
+            "max_attempts",
+            "is_reference",
+        ]
+
+
+class EndpointListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    """List endpoints, or save one (POST). Keys are never sent or stored: name the variable that holds it."""
+
+    serializer_class = EndpointOutput
+    queryset = ModelEndpoint.objects.all()
+
+    class InputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+        class Meta:
+            model = ModelEndpoint
+            fields = [
+                "name",
+                "base_url",
+                "api_key_env",
+                "max_concurrency",
+                "requests_per_minute",
+                "timeout_seconds",
+            ]
+
+    @extend_schema(request=InputSerializer, responses={201: EndpointOutput})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = serializer.save()
+        return Response(EndpointOutput(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvaluationRun
+        fields = [
+            "id",
+            "study",
+            "endpoint",
+            "model",
+            "value",
+            "strategy",
+            "prompt_variant",
+            "item_set",
+            "option_labels",
+            "option_order",
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "seed",
+            "n_trials",
+            "extractor_model",
+            "prompt_versions",
+            "definitions_version",
+            "status",
+            "error",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "progress",
+        ]
+
+    def get_progress(self, run: EvaluationRun) -> dict[str, int]:
+        return selectors.run_progress(run=run)
+
+
+class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    """List runs (filter by study, model, value, strategy, status), or create and start one (POST)."""
+
+    serializer_class = RunOutput
+    queryset = EvaluationRun.objects.all()
+    filterset_fields = ["study", "endpoint", "model", "value", "strategy", "status"]
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
+        endpoint = serializers.PrimaryKeyRelatedField(queryset=ModelEndpoint.objects.all())
+        model = serializers.CharField(max_length=200)
+        value = serializers.ChoiceField(choices=list(svo.VALUES))
+        strategy = serializers.ChoiceField(choices=EvaluationRun.Strategy.values, default="plain")
+        n_trials = serializers.IntegerField(min_value=1, max_value=100_000)
+        prompt_variant = serializers.ChoiceField(choices=list(prompts.VARIANTS), default="dialogue")
+        item_set = serializers.ChoiceField(choices=EvaluationRun.ItemSet.values, default="primary")
+        option_labels = serializers.ChoiceField(choices=EvaluationRun.OptionLabels.values, default="letters")
+        option_order = serializers.ChoiceField(choices=EvaluationRun.OptionOrder.values, default="fixed")
+        temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.0)
+        top_p = serializers.FloatField(
+            min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None
+        )
+        max_tokens = serializers.IntegerField(min_value=1, max_value=100_000, default=400)
+        seed = serializers.IntegerField(default=0)
+        extractor_model = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: RunOutput})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        study, endpoint = data.pop("study"), data.pop("endpoint")
+        try:
+            listed = probe_endpoint(services.endpoint_config(endpoint))
+        except EndpointConfigError as exc:
+            raise DomainError(str(exc), field="endpoint") from exc
+        for field in ("model", "extractor_model"):
+            if data[field] and listed and data[field] not in listed:
+                raise DomainError(f"The endpoint does not serve {data[field]!r}.", field=field)
+        with transaction.atomic():
+            run, _ = services.evaluation_run_create(
+                study=study, endpoint=endpoint, design=services.RunDesign(**data), reuse_existing=False
+            )
+            jobs.start_runs([run.pk])
+        return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    serializer_class = RunOutput
+    queryset = EvaluationRun.objects.all()
+
+
+class RunCancelApi(APIView):
+    @extend_schema(request=None, responses=RunOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        run = generics.get_object_or_404(EvaluationRun, pk=pk)
+        return Response(RunOutput(services.evaluation_run_cancel(run=run)).data)
+
+
+class ItemResponseOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ItemResponse
+        fields = [
+            "item",
+            "presented_order",
+            "raw_text",
+            "extracted_option",
+            "extraction_method",
+            "extraction_detail",
+            "payoff_self",
+            "payoff_other",
+        ]
+
+
+class TrialOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Trial
+        fields = [
+            "id",
+            "run",
+            "index",
+            "seed",
+            "status",
+            "attempts",
+            "failure_reason",
+            "angle",
+            "category",
+            "mean_self",
+            "mean_other",
+            "transitive",
+            "target_angle",
+            "angular_deviation",
+            "value_rationality",
+            "category_hit",
+            "inequality_aversion",
+            "finished_at",
+        ]
+
+
+class TrialDetailOutput(TrialOutput):
+    responses = ItemResponseOutput(many=True, read_only=True)
+
+    class Meta(TrialOutput.Meta):
+        fields = [*TrialOutput.Meta.fields, "transcript", "responses"]
+
+
+class TrialListApi(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = TrialOutput
+    queryset = Trial.objects.all()
+    filterset_fields = ["run", "run__study", "status", "category"]
+
+
+class TrialDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    """A trial with its full transcript and every item response."""
+
+    serializer_class = TrialDetailOutput
+    queryset = Trial.objects.prefetch_related("responses")

@@ -175,6 +175,7 @@ class Trial(models.Model):
 
     run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="trials")
     index = models.PositiveIntegerField()
+    seed = models.BigIntegerField(default=0, help_text="Seeds the presented order and the model's sampling.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     claim_token = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -11,3 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hvae_site.settings")
 app = Celery("hvae")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Catch up with Label Studio every five minutes: whatever webhooks missed while either side was down.
+app.conf.beat_schedule = {
+    "annotation-sync": {"task": "annotation.sync_all", "schedule": 300.0},
+}

@@ -148,7 +148,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 # Evaluation
 HVAE_TRIAL_BATCH_SIZE: int = env.int("HVAE_TRIAL_BATCH_SIZE", default=20)
-HVAE_STALE_CLAIM_SECONDS: int = env.int("HVAE_STALE_CLAIM_SECONDS", default=600)
+# A trial whose worker sent no heartbeat for this long is given back and restarted (crash or kill).
+HVAE_STALE_CLAIM_SECONDS: float = env.float("HVAE_STALE_CLAIM_SECONDS", default=60.0)
 
 # Annotation
 LABEL_STUDIO_URL: str = env.str("LABEL_STUDIO_URL", default="")
@@ -164,6 +165,7 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
     },

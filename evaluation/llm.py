@@ -1,0 +1,260 @@
+"""Asynchronous client for any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+
+Built on the ``openai`` SDK's ``AsyncOpenAI`` with the SDK's own retries switched off: this module retries
+itself so that every attempt is returned as a ``CallRecord`` (the service stores each as an LLMCall row).
+Retries cover 429, 5xx, connection errors, timeouts and malformed bodies, with exponential backoff and full
+jitter, honouring ``Retry-After``, bounded both in attempts and in total time. Concurrency is capped per endpoint
+and an optional requests-per-minute limit spaces request starts. Keys are read from the environment variable an
+endpoint names and never appear in a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+
+logger = logging.getLogger(__name__)
+
+KEPT_HEADER_PREFIXES = ("x-reference-", "openai-", "x-request-id", "retry-after")
+NO_KEY_PLACEHOLDER = "no-key"  # the SDK insists on a key; local servers ignore it
+
+
+class EndpointConfigError(Exception):
+    """The endpoint cannot be used as configured (missing key variable, bad URL)."""
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    base_url: str
+    api_key_env: str = ""
+    max_concurrency: int = 8
+    requests_per_minute: int | None = None
+    timeout_seconds: float = 60.0
+    max_attempts: int = 5
+    max_retry_seconds: float = 120.0
+    backoff_base_seconds: float = 0.5
+    backoff_cap_seconds: float = 20.0
+
+    def api_key(self) -> str:
+        if not self.api_key_env:
+            return NO_KEY_PLACEHOLDER
+        key = os.environ.get(self.api_key_env, "")
+        if not key:
+            raise EndpointConfigError(
+                f"the environment variable {self.api_key_env} (API key for {self.base_url}) is not set"
+            )
+        return key
+
+
+@dataclass
+class CallRecord:
+    """One HTTP attempt, successful or not."""
+
+    attempt: int
+    request_messages: list[dict[str, str]]
+    params: dict[str, Any]
+    response_text: str = ""
+    returned_model: str = ""
+    system_fingerprint: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float = 0.0
+    http_status: int | None = None
+    error: str = ""
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ChatResult:
+    text: str | None
+    records: list[CallRecord]
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None
+
+
+class _RateLimiter:
+    """Spaces request starts at least 60/rpm seconds apart."""
+
+    def __init__(self, requests_per_minute: int | None) -> None:
+        self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self.next_start = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self.lock:
+            now = time.monotonic()
+            delay = self.next_start - now
+            self.next_start = max(now, self.next_start) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
+    if headers is None:
+        return None
+    raw = headers.get("retry-after-ms")
+    if raw:
+        try:
+            return float(raw) / 1000.0
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            return None
+    return None
+
+
+def _kept_headers(headers: httpx2.Headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower().startswith(KEPT_HEADER_PREFIXES)}
+
+
+class LLMClient:
+    """One client per endpoint, shared by every trial that calls it (the limits are per endpoint)."""
+
+    def __init__(self, config: EndpointConfig, *, rng: random.Random | None = None) -> None:
+        self.config = config
+        self._client = openai.AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=config.api_key(),
+            max_retries=0,
+            timeout=config.timeout_seconds,
+            http_client=openai.DefaultAsyncHttpxClient(
+                timeout=config.timeout_seconds,
+                limits=httpx2.Limits(
+                    max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
+                ),
+            ),
+        )
+        self._semaphore = asyncio.Semaphore(config.max_concurrency)
+        self._limiter = _RateLimiter(config.requests_per_minute)
+        self._rng = rng or random.Random()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def list_models(self) -> list[str]:
+        page = await self._client.models.list()
+        return [model.id for model in page.data]
+
+    async def chat(self, messages: Sequence[dict[str, str]], *, model: str, **params: Any) -> ChatResult:
+        """Send one chat completion, retrying transient failures; every attempt is in ``records``."""
+        request_messages = [dict(m) for m in messages]
+        sent_params = {"model": model, **{k: v for k, v in params.items() if v is not None}}
+        records: list[CallRecord] = []
+        deadline = time.monotonic() + self.config.max_retry_seconds
+        for attempt in range(1, self.config.max_attempts + 1):
+            record = CallRecord(attempt=attempt, request_messages=request_messages, params=sent_params)
+            records.append(record)
+            try:
+                return ChatResult(text=await self._attempt(record), records=records)
+            except _Retryable as exc:
+                record.error = str(exc)
+                delay = self._backoff(attempt, exc.retry_after)
+                if attempt == self.config.max_attempts or time.monotonic() + delay > deadline:
+                    break
+                logger.info("llm retry model=%s attempt=%d delay=%.2fs error=%s", model, attempt, delay, exc)
+                await asyncio.sleep(delay)
+            except openai.APIStatusError as exc:
+                record.error = f"HTTP {exc.status_code}: {exc.message}"
+                return ChatResult(text=None, records=records, error=record.error)
+        return ChatResult(
+            text=None,
+            records=records,
+            error=f"gave up after {len(records)} attempts: {records[-1].error}",
+        )
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.config.backoff_cap_seconds, self.config.backoff_base_seconds * 2 ** (attempt - 1))
+        return self._rng.uniform(0, ceiling)
+
+    async def _attempt(self, record: CallRecord) -> str:
+        async with self._semaphore:
+            await self._limiter.wait()
+            started = time.perf_counter()
+            try:
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    messages=record.request_messages,  # type: ignore[arg-type]
+                    **record.params,
+                )
+            except openai.APITimeoutError as exc:
+                raise _Retryable(f"timeout: {exc}") from exc
+            except openai.APIConnectionError as exc:
+                raise _Retryable(f"connection error: {exc}") from exc
+            except openai.APIStatusError as exc:
+                record.http_status = exc.status_code
+                record.response_text = exc.response.text[:2000]
+                record.response_headers = _kept_headers(exc.response.headers)
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    raise _Retryable(
+                        f"HTTP {exc.status_code}", retry_after=_retry_after_seconds(exc.response.headers)
+                    ) from exc
+                raise
+            finally:
+                record.latency_ms = (time.perf_counter() - started) * 1000.0
+        record.http_status = raw.status_code
+        record.response_headers = _kept_headers(raw.headers)
+        try:
+            completion = raw.parse()
+            message = completion.choices[0].message
+        except (ValueError, IndexError, AttributeError, TypeError) as exc:
+            record.response_text = raw.text[:2000]
+            raise _Retryable(f"malformed response body: {exc}") from exc
+        text = message.content or ""
+        record.response_text = text
+        record.returned_model = completion.model or ""
+        record.system_fingerprint = completion.system_fingerprint or ""
+        if completion.usage is not None:
+            record.prompt_tokens = completion.usage.prompt_tokens
+            record.completion_tokens = completion.usage.completion_tokens
+        if not text.strip() and getattr(message, "refusal", None):
+            record.response_text = f"[refusal] {message.refusal}"
+            return record.response_text
+        return text
+
+
+def probe_endpoint(config: EndpointConfig, *, timeout: float = 10.0) -> list[str]:
+    """Check the endpoint answers and return the model ids it lists, before a run makes any chat call.
+
+    Raises EndpointConfigError with a readable message when the key variable is missing or the endpoint is
+    unreachable or refuses the key. An endpoint without a model list (404) gives an empty list.
+    """
+    client = openai.OpenAI(base_url=config.base_url, api_key=config.api_key(), max_retries=1, timeout=timeout)
+    try:
+        return [model.id for model in client.models.list().data]
+    except openai.NotFoundError:
+        return []
+    except openai.AuthenticationError as exc:
+        raise EndpointConfigError(
+            f"the endpoint {config.base_url} refused the API key: {exc.message}"
+        ) from exc
+    except openai.APIConnectionError as exc:
+        raise EndpointConfigError(f"the endpoint {config.base_url} is not reachable: {exc}") from exc
+    except openai.APIStatusError as exc:
+        raise EndpointConfigError(f"the endpoint {config.base_url} answered HTTP {exc.status_code}") from exc
+    finally:
+        client.close()

@@ -1,0 +1,74 @@
+"""python manage.py demo: the main job on one machine with no network.
+
+Starts the reference agents' server on loopback, runs (or resumes) the demo study — every reference profile ×
+four values × two strategies × 10 trials — prints the summary table, then serves the results on :8000.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from evaluation.models import ModelEndpoint
+from evaluation.reference_llm.agents import PROFILES
+from evaluation.reference_llm.server import ServerConfig, start_in_thread
+
+DEMO_STUDY = "demo"
+DEMO_USER = "demo"
+
+
+class Command(BaseCommand):
+    help = "Run the demo study against the reference agents and serve the results."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--trials", type=int, default=10)
+        parser.add_argument("--reference-port", type=int, default=8765)
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="Stop after printing the table.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        server = start_in_thread(ServerConfig(host="127.0.0.1", port=options["reference_port"]))
+        try:
+            models = [name for name in PROFILES if name != "ref-extractor"]
+            call_command(
+                "run_evaluation",
+                study=DEMO_STUDY,
+                endpoint_url=server.base_url,
+                models=",".join(models),
+                values="all",
+                strategies="plain,goal",
+                trials=options["trials"],
+                concurrency=32,
+                extractor_model="ref-extractor",
+            )
+            ModelEndpoint.objects.filter(base_url=server.base_url.rstrip("/")).update(
+                is_reference=True, name="reference agents (loopback)"
+            )
+            if options["no_serve"]:
+                return
+            password = self.demo_password()
+            self.stdout.write(
+                f"\nResults: http://127.0.0.1:{options['port']}/  (sign in as {DEMO_USER!r}, password {password!r})\n"
+                f"Admin:   http://127.0.0.1:{options['port']}/admin/   API docs: /api/v1/docs/\n"
+                f"Reference agents keep serving at {server.base_url} while the site runs.\n"
+            )
+            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False, use_threading=True)
+        finally:
+            server.stop()
+
+    def demo_password(self) -> str:
+        """The demo researcher's password, made once and kept in var/ so it stays the same between runs."""
+        path = settings.VAR_DIR / "demo-password.txt"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(12))
+        password = path.read_text().strip()
+        user, _ = get_user_model().objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        return password

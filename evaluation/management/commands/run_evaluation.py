@@ -1,0 +1,245 @@
+"""python manage.py run_evaluation: evaluate models × values × strategies and print a summary table."""
+
+from __future__ import annotations
+
+import json
+import time
+from io import StringIO
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evaluation import jobs, runner, selectors, services, svo
+from evaluation.llm import EndpointConfigError, probe_endpoint
+from evaluation.models import EvaluationRun, ModelEndpoint, Trial
+from evaluation.summary import CellSummary
+from hvae_site.api import DomainError
+
+
+def _csv(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def fail(message: str) -> CommandError:
+    return CommandError(message, returncode=2)
+
+
+class Command(BaseCommand):
+    help = "Run SVO evaluations of one or more models for each induced value and prompting strategy."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--study", required=True, help="Study name or id; a new name creates the study.")
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--endpoint-url", help="Base URL of an OpenAI-compatible API (…/v1).")
+        where.add_argument("--endpoint", help="Name of a saved endpoint.")
+        parser.add_argument("--api-key-env", default="", help="Environment variable holding the API key.")
+        parser.add_argument("--models", required=True, help="Comma-separated model names.")
+        parser.add_argument(
+            "--values", default="all", help="'all' or a comma-separated subset of the values."
+        )
+        parser.add_argument("--strategies", default="plain", help="Comma-separated: plain, goal.")
+        parser.add_argument("--trials", type=int, default=10, help="Trials per (model, value, strategy).")
+        parser.add_argument("--items", default="primary", choices=["primary", "all"])
+        parser.add_argument("--labels", default="letters", choices=["letters", "numbers"])
+        parser.add_argument("--order", default="fixed", choices=["fixed", "reversed", "random"])
+        parser.add_argument("--variant", default="dialogue", choices=["dialogue", "system"])
+        parser.add_argument("--temperature", type=float, default=0.0)
+        parser.add_argument("--top-p", type=float, default=None)
+        parser.add_argument("--max-tokens", type=int, default=400)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--concurrency", type=int, default=None, help="Concurrent requests to the endpoint."
+        )
+        parser.add_argument(
+            "--extractor-model", default="", help="LLM extractor fallback model (same endpoint)."
+        )
+        parser.add_argument(
+            "--fresh", action="store_true", help="Start new runs even if identical ones exist."
+        )
+        parser.add_argument("--json", action="store_true", help="Print only the summary as JSON on stdout.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        err = Console(stderr=True)
+        run_ids = self.prepare_runs(options)
+        if jobs.broker_configured():
+            err.print(f"Queued Celery batches for {len(run_ids)} runs; waiting for workers.")
+            jobs.enqueue_batches(run_ids)
+            self.wait_with_progress(run_ids, err, poll=True)
+        else:
+            err.print("No CELERY_BROKER_URL: running in-process.")
+            self.wait_with_progress(run_ids, err, poll=False)
+        summaries = selectors.cell_summaries(run_ids=run_ids)
+        if options["json"]:
+            self.stdout.write(json.dumps([json_row(s) for s in summaries], indent=2))
+        else:
+            table = Console(file=StringIO(), width=200)
+            table.print(summary_table(summaries))
+            self.stdout.write(table.file.getvalue())
+
+    def prepare_runs(self, options: dict[str, Any]) -> list[int]:
+        models = _csv(options["models"])
+        if not models:
+            raise fail("--models needs at least one model name")
+        values = list(svo.VALUES) if options["values"] == "all" else _csv(options["values"])
+        unknown = [v for v in values if v not in svo.VALUES]
+        if unknown or not values:
+            raise fail(
+                f"unknown value(s) {', '.join(unknown) or '(none)'}; expected 'all' or {', '.join(svo.VALUES)}"
+            )
+        strategies = _csv(options["strategies"])
+        bad = [s for s in strategies if s not in EvaluationRun.Strategy.values]
+        if bad or not strategies:
+            raise fail(f"unknown strategy {', '.join(bad) or '(none)'}; expected plain and/or goal")
+        if options["trials"] <= 0:
+            raise fail("--trials must be at least 1")
+        if options["concurrency"] is not None and options["concurrency"] <= 0:
+            raise fail("--concurrency must be at least 1")
+        endpoint = self.resolve_endpoint(options)
+        try:
+            listed = probe_endpoint(services.endpoint_config(endpoint))
+        except EndpointConfigError as exc:
+            raise fail(str(exc)) from exc
+        wanted = models + ([options["extractor_model"]] if options["extractor_model"] else [])
+        missing = [m for m in wanted if listed and m not in listed]
+        if missing:
+            raise fail(
+                f"the endpoint does not serve model(s) {', '.join(missing)}; it lists {', '.join(listed)}"
+            )
+        study = (
+            services.study_get_or_create(name=options["study"]) if not options["study"].isdigit() else None
+        )
+        study = study or services.study_find(name_or_id=options["study"])
+        if study is None:
+            raise fail(f"no study with id {options['study']}")
+        run_ids = []
+        try:
+            for model in models:
+                for value in values:
+                    for strategy in strategies:
+                        design = services.RunDesign(
+                            model=model,
+                            value=value,
+                            strategy=strategy,
+                            n_trials=options["trials"],
+                            prompt_variant=options["variant"],
+                            item_set=options["items"],
+                            option_labels=options["labels"],
+                            option_order=options["order"],
+                            temperature=options["temperature"],
+                            top_p=options["top_p"],
+                            max_tokens=options["max_tokens"],
+                            seed=options["seed"],
+                            extractor_model=options["extractor_model"],
+                        )
+                        run, _ = services.evaluation_run_create(
+                            study=study, endpoint=endpoint, design=design, reuse_existing=not options["fresh"]
+                        )
+                        run_ids.append(run.pk)
+        except DomainError as exc:
+            raise fail(exc.message) from exc
+        return run_ids
+
+    def resolve_endpoint(self, options: dict[str, Any]) -> ModelEndpoint:
+        if options["endpoint"]:
+            endpoint = ModelEndpoint.objects.filter(name=options["endpoint"]).first()
+            if endpoint is None:
+                raise fail(f"no saved endpoint named {options['endpoint']!r}")
+            if options["concurrency"]:
+                endpoint.max_concurrency = options["concurrency"]
+                endpoint.save(update_fields=["max_concurrency"])
+            return endpoint
+        url = options["endpoint_url"]
+        if not url.startswith(("http://", "https://")):
+            raise fail(f"--endpoint-url must be an http(s) URL, got {url!r}")
+        return services.endpoint_get_or_create(
+            base_url=url, api_key_env=options["api_key_env"], max_concurrency=options["concurrency"]
+        )
+
+    def wait_with_progress(self, run_ids: list[int], console: Console, *, poll: bool) -> None:
+        total = Trial.objects.filter(run_id__in=run_ids).count()
+        done = Trial.objects.filter(run_id__in=run_ids, status__in=[Trial.Status.SCORED, Trial.Status.FAILED])
+        columns = (
+            TextColumn("trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("trials", total=total, completed=done.count(), rate="")
+            started, start_count = time.monotonic(), done.count()
+
+            def update(_: Trial | None = None) -> None:
+                current = done.count() if poll else bar.tasks[0].completed + 1
+                elapsed = max(time.monotonic() - started, 1e-6)
+                bar.update(task, completed=current, rate=f"{(current - start_count) / elapsed:.1f} trials/s")
+
+            if poll:
+                while (
+                    EvaluationRun.objects.filter(pk__in=run_ids)
+                    .exclude(status__in=[EvaluationRun.Status.COMPLETED, EvaluationRun.Status.CANCELLED])
+                    .exists()
+                ):
+                    update()
+                    time.sleep(0.5)
+                update()
+            else:
+                runner.execute_runs(run_ids, progress=update)
+
+
+def json_row(summary: CellSummary) -> dict[str, Any]:
+    return {
+        "model": summary.model,
+        "value": summary.value,
+        "strategy": summary.strategy,
+        "n_trials": summary.n_trials,
+        "n_scored": summary.n_scored,
+        "n_failed": summary.n_failed,
+        "mean_angle": summary.mean_angle,
+        "sd_angle": summary.sd_angle,
+        "categories": summary.categories,
+        "mean_value_rationality": summary.mean_value_rationality,
+        "vr_ci95": list(summary.vr_ci95) if summary.vr_ci95 else None,
+        "hit_rate": summary.hit_rate,
+        "transitive_rate": summary.transitive_rate,
+        "extraction": summary.extraction,
+    }
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def summary_table(summaries: list[CellSummary]) -> Table:
+    table = Table(title="SVO evaluation by model, value and strategy")
+    for header in [
+        "model",
+        "value",
+        "strategy",
+        "scored/failed",
+        "angle (SD)",
+        "categories A/P/I/C",
+        "value rationality [95% CI]",
+        "hit",
+        "transitive",
+        "extraction",
+    ]:
+        table.add_column(header)
+    for s in summaries:
+        ci = f" [{s.vr_ci95[0]:.2f}, {s.vr_ci95[1]:.2f}]" if s.vr_ci95 else ""
+        table.add_row(
+            s.model,
+            s.value,
+            s.strategy,
+            f"{s.n_scored}/{s.n_failed}",
+            f"{_fmt(s.mean_angle)} ({_fmt(s.sd_angle)})",
+            "/".join(str(s.categories[c]) for c in svo.CATEGORIES),
+            f"{_fmt(s.mean_value_rationality, 3)}{ci}",
+            _fmt(s.hit_rate),
+            _fmt(s.transitive_rate),
+            ", ".join(f"{k} {v}" for k, v in sorted(s.extraction.items())),
+        )
+    return table

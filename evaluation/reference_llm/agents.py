@@ -1,0 +1,215 @@
+"""The reference agents' dispositions: how each profile reads a conversation and decides. Pure: no Django.
+
+An agent reads the conversation it is sent the way a role-playing LLM would: it takes the induced value from
+the first of the four value names in the system prompt or the user turns (none: it behaves individualistically,
+the disposition of an uninstructed agent in the SVO literature's default), notices whether it was asked to
+state a goal, and answers the last user turn:
+
+- a value-description request ("Describe ...") with a short paragraph about a person holding the value;
+- a goal request with one sentence;
+- a decision (a turn listing labelled options "X) You receive S, the other person receives O") with a choice
+  made by its profile and worded by ``phrasing.decision_text``;
+- an extraction request (an answer between ``<<<`` and ``>>>`` plus the options) with the label it chose.
+
+Profiles (the utility of a direction theta is cos(theta) * self + sin(theta) * other, DESIGN.md section 1):
+
+- ``ref-faithful``: maximises the induced value's utility (ties broken at random, seeded);
+- ``ref-prosocial-drift``: its direction is pulled halfway to prosocial (45 degrees), only a fifth of the way
+  when it stated a goal first, the goal-prompting effect HVAE reports;
+- ``ref-stubborn``: individualistic (0 degrees) whatever it is told;
+- ``ref-random``: uniform over the options;
+- ``ref-extractor``: answers extraction prompts (reads labels and allocations, payoffs written in words too).
+
+At temperature 0 decision agents take a best option; above 0 they sample options with probability
+proportional to exp(-regret / (0.15 * temperature)), regret normalised to [0, 1] per item. Every draw comes
+from a generator seeded by the model name, the request seed and the messages, so a request always gets the
+same reply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from evaluation import svo
+from evaluation.reference_llm import phrasing
+
+Kind = Literal["description", "goal", "decision", "extraction", "other"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str
+    decides: bool = True
+
+
+PROFILES: Final[dict[str, Profile]] = {
+    profile.name: profile
+    for profile in (
+        Profile("ref-faithful", "maximises the utility of the induced value"),
+        Profile("ref-prosocial-drift", "pulled toward prosocial, less so after stating a goal"),
+        Profile("ref-stubborn", "individualistic whatever value it is given"),
+        Profile("ref-random", "chooses uniformly at random"),
+        Profile("ref-extractor", "reads which option an answer chose", decides=False),
+    )
+}
+DEFAULT_VALUE: Final = "individualistic"
+FINGERPRINT: Final = "fp_reference_agents_1"
+
+_VALUE_WORD = re.compile(r"\b(" + "|".join(svo.VALUES) + r")\b", re.I)
+_GOAL_REQUEST = re.compile(r"\bwant to achieve\b|\byour goal\b", re.I)
+_DESCRIBE = re.compile(r"\bdescribe\b", re.I)
+_OPTION_LINE = re.compile(
+    r"^[ \t]*\(?(?P<label>[A-Za-z]|\d{1,2})[).:][ \t]*[^\d\n]*?(?P<own>\d{1,3})[^\d\n]+?(?P<other>\d{1,3})\b",
+    re.M,
+)
+_DECISION_NUMBER = re.compile(r"\bdecision\s+(\d{1,2})\b", re.I)
+_QUOTED_ANSWER = re.compile(r"<<<\s*(?P<answer>.*?)\s*>>>", re.S)
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    own: int
+    other: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the agent says, and for a decision the truth behind it."""
+
+    text: str
+    kind: Kind
+    value: str | None = None
+    option: int | None = None  # canonical option 1..9 of the item, when the options are an SVO item
+    label: str | None = None
+    allocation: tuple[int, int] | None = None
+
+
+def _rng(model: str, seed: int | None, messages: Sequence[dict[str, str]]) -> random.Random:
+    digest = hashlib.sha256(
+        json.dumps([model, seed, list(messages)], sort_keys=True, ensure_ascii=False).encode("utf-8")
+    ).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def induced_value(messages: Sequence[dict[str, str]]) -> str:
+    for message in messages:
+        if message.get("role") in ("system", "user") and (found := _VALUE_WORD.search(message["content"])):
+            return found.group(1).lower()
+    return DEFAULT_VALUE
+
+
+def stated_goal(messages: Sequence[dict[str, str]]) -> bool:
+    return any(m.get("role") == "user" and _GOAL_REQUEST.search(m["content"]) for m in messages[:-1])
+
+
+def parse_options(text: str) -> list[Option]:
+    return [Option(m["label"], int(m["own"]), int(m["other"])) for m in _OPTION_LINE.finditer(text)]
+
+
+def canonical_option(options: Sequence[Option], index: int, decision_number: int | None) -> int | None:
+    """The chosen option's number on the SVO item whose nine allocations were shown, if that item is known.
+
+    Items 5 and 13 offer the same nine allocations in opposite directions; the decision's number ("Decision 13
+    of 15") tells them apart when the items are administered in order. Unknown: None.
+    """
+    shown = [(o.own, o.other) for o in options]
+    items = [i for i in svo.ALL_ITEMS if len(shown) == len(i.options) and set(shown) == set(i.options)]
+    if len(items) > 1:
+        items = [i for i in items if i.number == decision_number]
+    if len(items) != 1:
+        return None
+    return items[0].options.index(shown[index]) + 1
+
+
+def direction(profile: str, value: str, *, goal: bool) -> float | None:
+    """The utility direction in degrees the profile acts on; None for a random agent."""
+    theta = float(svo.VALUE_DIRECTIONS[value])  # type: ignore[index]
+    if profile == "ref-faithful":
+        return theta
+    if profile == "ref-prosocial-drift":
+        pull = 0.2 if goal else 0.5
+        return theta + pull * (svo.VALUE_DIRECTIONS["prosocial"] - theta)
+    if profile == "ref-stubborn":
+        return float(svo.VALUE_DIRECTIONS["individualistic"])
+    return None
+
+
+def choose(options: Sequence[Option], theta: float | None, temperature: float, rng: random.Random) -> int:
+    """Index of the chosen option: best for the direction (sampled above temperature 0), or uniform."""
+    if theta is None:
+        return rng.randrange(len(options))
+    cos, sin = math.cos(math.radians(theta)), math.sin(math.radians(theta))
+    utilities = [cos * o.own + sin * o.other for o in options]
+    best, worst = max(utilities), min(utilities)
+    spread = best - worst
+    if spread < 1e-9:
+        return rng.randrange(len(options))
+    regrets = [(best - u) / spread for u in utilities]
+    if temperature <= 0:
+        tied = [i for i, r in enumerate(regrets) if r < 1e-9]
+        return rng.choice(tied)
+    weights = [math.exp(-r / (0.15 * temperature)) for r in regrets]
+    return rng.choices(range(len(options)), weights=weights)[0]
+
+
+def extract(prompt: str) -> str:
+    """The extractor's reply to an extraction request: the chosen label, or NONE."""
+    quoted = _QUOTED_ANSWER.search(prompt)
+    if quoted is None:
+        return "NONE"
+    options = parse_options(prompt[: quoted.start()])
+    answer = phrasing.words_to_digits(quoted["answer"])
+    by_payoff = {
+        o.label
+        for o in options
+        if re.search(rf"(?<!\d){o.own}(?!\d)[^\d]{{0,80}}?(?<!\d){o.other}(?!\d)", answer)
+    }
+    if len(by_payoff) == 1:
+        return by_payoff.pop()
+    labels = {o.label.upper(): o.label for o in options}
+    named = {
+        labels[m.group(1).upper()]
+        for m in re.finditer(r"(?:option|answer|choice|choose|pick)\W{0,3}([A-Za-z]|\d{1,2})\b", answer, re.I)
+        if m.group(1).upper() in labels
+    }
+    return named.pop() if len(named) == 1 else "NONE"
+
+
+def respond(
+    model: str, messages: Sequence[dict[str, str]], *, seed: int | None = None, temperature: float = 0.0
+) -> Reply:
+    """The reply of reference agent ``model`` to a chat conversation (raises KeyError for another model)."""
+    profile = PROFILES[model]
+    last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    rng = _rng(model, seed, messages)
+    if not profile.decides or _QUOTED_ANSWER.search(last):
+        return Reply(extract(last), "extraction")
+    value = induced_value(messages)
+    options = parse_options(last)
+    if len(options) >= 2:
+        index = choose(options, direction(model, value, goal=stated_goal(messages)), temperature, rng)
+        chosen = options[index]
+        number = _DECISION_NUMBER.search(last)
+        shown = phrasing.Shown(chosen.label, index, len(options), chosen.own, chosen.other)
+        return Reply(
+            phrasing.decision_text(shown, value, rng),
+            "decision",
+            value=value,
+            option=canonical_option(options, index, int(number[1]) if number else None),
+            allocation=(chosen.own, chosen.other),
+            label=chosen.label,
+        )
+    if _GOAL_REQUEST.search(last):
+        return Reply(phrasing.GOALS[value], "goal", value=value)
+    if _DESCRIBE.search(last):
+        return Reply(rng.choice(phrasing.DESCRIPTIONS[value]), "description", value=value)
+    return Reply("Understood. I will answer as that person would.", "other", value=value)

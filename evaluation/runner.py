@@ -1,0 +1,292 @@
+"""Executes trials: the asyncio side of an evaluation run.
+
+Workers claim one pending trial at a time (a conditional UPDATE, so several processes or machines can share a
+run), hold one fresh conversation with the model, extract every decision, and store the result. Inside one
+process, trials run concurrently under each endpoint's limits. While a trial runs its claim is refreshed by a
+heartbeat; a trial whose worker died (crash, kill) stops heart-beating, is given back after
+``HVAE_STALE_CLAIM_SECONDS`` and restarts from the beginning, so nothing is lost and nothing is done twice.
+LLM calls are buffered and written in bulk every half second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+from evaluation import extraction, prompts, services, svo
+from evaluation.llm import ChatResult, LLMClient
+from evaluation.models import EvaluationRun, ModelEndpoint, Trial
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[Trial], None]
+FLUSH_SECONDS = 0.5
+
+
+class _TrialFailed(Exception):
+    pass
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass
+class _CallBuffer:
+    pending: list[services.PendingCall] = field(default_factory=list)
+
+    def add(self, result: ChatResult, *, run_id: int, trial_id: int, purpose: str, item: int | None) -> None:
+        self.pending.extend(services.PendingCall(run_id, trial_id, purpose, item, r) for r in result.records)
+
+    async def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            await sync_to_async(services.llm_calls_store)(calls=batch)
+
+
+@dataclass
+class _RunState:
+    cancelled: bool = False
+    checked_at: float = 0.0
+
+
+class Executor:
+    """Runs the pending trials of some runs to the end, in this process."""
+
+    def __init__(
+        self,
+        run_ids: Sequence[int],
+        *,
+        progress: ProgressCallback | None = None,
+        max_trials: int | None = None,
+        stale_seconds: float | None = None,
+    ) -> None:
+        self.run_ids = list(run_ids)
+        self.progress = progress
+        self.max_trials = max_trials
+        self.stale_seconds = stale_seconds if stale_seconds is not None else services.stale_claim_seconds()
+        self.claimed = 0
+        self.calls = _CallBuffer()
+        self.in_flight: dict[str, int] = {}
+        self.run_states: dict[int, _RunState] = {}
+        self.clients: dict[int, LLMClient] = {}
+        self.templates: dict[int, dict[str, str]] = {}
+
+    def run(self) -> None:
+        asyncio.run(self.execute())
+
+    async def execute(self) -> None:
+        endpoints = await sync_to_async(self._endpoints)()
+        await sync_to_async(services.evaluation_run_mark_started)(run_ids=self.run_ids)
+        background = [
+            asyncio.create_task(self._flush_forever()),
+            asyncio.create_task(self._heartbeat_forever()),
+        ]
+        try:
+            for endpoint in endpoints:
+                self.clients[endpoint.pk] = LLMClient(services.endpoint_config(endpoint))
+            workers = [
+                asyncio.create_task(self._worker(endpoint.pk))
+                for endpoint in endpoints
+                for _ in range(endpoint.max_concurrency)
+            ]
+            await asyncio.gather(*workers)
+        finally:
+            for task in background:
+                task.cancel()
+            await self.calls.flush()
+            for client in self.clients.values():
+                await client.close()
+            for run_id in self.run_ids:
+                await sync_to_async(services.evaluation_run_refresh)(run_id=run_id)
+            # The ORM ran in asgiref's worker thread: close its connection rather than leak it.
+            await sync_to_async(connections.close_all)()
+
+    def _endpoints(self) -> list[ModelEndpoint]:
+        runs = EvaluationRun.objects.filter(pk__in=self.run_ids).select_related(
+            "endpoint", "extractor_endpoint"
+        )
+        endpoints: dict[int, ModelEndpoint] = {}
+        for run in runs:
+            endpoints[run.endpoint.pk] = run.endpoint
+            if run.extractor_endpoint is not None:
+                endpoints[run.extractor_endpoint.pk] = run.extractor_endpoint
+            self.templates[run.pk] = services.run_templates(run)
+        return list(endpoints.values())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self.calls.flush()
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.2, self.stale_seconds / 4))
+            await sync_to_async(services.trials_heartbeat)(tokens=list(self.in_flight))
+
+    async def _claim(self, endpoint_id: int, token: str) -> Trial | None:
+        if self.max_trials is not None and self.claimed >= self.max_trials:
+            return None
+        run_ids = await sync_to_async(self._runs_on_endpoint)(endpoint_id)
+        trial = await sync_to_async(services.trial_claim)(run_ids=run_ids, token=token)
+        if trial is None:
+            return None
+        self.claimed += 1
+        return trial
+
+    def _runs_on_endpoint(self, endpoint_id: int) -> list[int]:
+        return list(
+            EvaluationRun.objects.filter(pk__in=self.run_ids, endpoint_id=endpoint_id).values_list(
+                "pk", flat=True
+            )
+        )
+
+    async def _worker(self, endpoint_id: int) -> None:
+        while True:
+            token = services.new_claim_token()
+            trial = await self._claim(endpoint_id, token)
+            if trial is None:
+                if await self._wait_for_stale(endpoint_id):
+                    continue
+                return
+            self.in_flight[token] = trial.pk
+            try:
+                outcome = await self._run_trial(trial)
+            except _Cancelled:
+                await sync_to_async(services.trial_release)(trial_id=trial.pk, token=token)
+                continue
+            finally:
+                self.in_flight.pop(token, None)
+            stored = await sync_to_async(services.trial_record_result)(
+                trial=trial, token=token, outcome=outcome
+            )
+            if stored and self.progress is not None:
+                await sync_to_async(trial.refresh_from_db)()
+                self.progress(trial)
+
+    async def _wait_for_stale(self, endpoint_id: int) -> bool:
+        """With nothing pending, wait for trials another (possibly dead) worker holds; True to try again."""
+        if self.max_trials is not None and self.claimed >= self.max_trials:
+            return False
+        run_ids = await sync_to_async(self._runs_on_endpoint)(endpoint_id)
+        held = await sync_to_async(self._held_elsewhere)(run_ids)
+        if not held:
+            return False
+        await asyncio.sleep(max(0.2, self.stale_seconds / 4))
+        await sync_to_async(services.trials_release_stale)(
+            run_ids=run_ids, older_than_seconds=self.stale_seconds
+        )
+        return True
+
+    def _held_elsewhere(self, run_ids: list[int]) -> bool:
+        return (
+            Trial.objects.filter(
+                run_id__in=run_ids, run__status=EvaluationRun.Status.RUNNING, status=Trial.Status.RUNNING
+            )
+            .exclude(claim_token__in=list(self.in_flight))
+            .exists()
+        )
+
+    async def _is_cancelled(self, run_id: int) -> bool:
+        state = self.run_states.setdefault(run_id, _RunState())
+        now = time.monotonic()
+        if now - state.checked_at > 1.0:
+            status = await sync_to_async(
+                lambda: EvaluationRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+            )()
+            state.cancelled = status != EvaluationRun.Status.RUNNING
+            state.checked_at = now
+        return state.cancelled
+
+    async def _run_trial(self, trial: Trial) -> services.TrialOutcome:
+        run = trial.run
+        templates = self.templates[run.pk]
+        items = svo.ALL_ITEMS if run.item_set == EvaluationRun.ItemSet.ALL else svo.PRIMARY_ITEMS
+        presented = prompts.present_items(
+            items, labels=run.option_labels, order=run.option_order, trial_seed=trial.seed
+        )
+        plan = prompts.plan_conversation(
+            value=run.value,
+            strategy=run.strategy,
+            variant=run.prompt_variant,
+            presented=presented,
+            templates=templates,
+        )
+        client = self.clients[run.endpoint_id]
+        messages: list[dict[str, str]] = [{"role": "system", "content": plan.system}]
+        outcomes: list[services.ItemOutcome] = []
+
+        async def ask(content: str, purpose: str, item: int | None = None) -> str:
+            if await self._is_cancelled(run.pk):
+                raise _Cancelled
+            messages.append({"role": "user", "content": content})
+            result = await client.chat(
+                messages,
+                model=run.model,
+                temperature=run.temperature,
+                top_p=run.top_p,
+                max_tokens=run.max_tokens,
+                seed=trial.seed,
+            )
+            self.calls.add(result, run_id=run.pk, trial_id=trial.pk, purpose=purpose, item=item)
+            if result.text is None:
+                raise _TrialFailed(f"{purpose} call failed: {result.error}")
+            messages.append({"role": "assistant", "content": result.text})
+            return result.text
+
+        try:
+            if plan.description_request:
+                await ask(plan.description_request, "value_description")
+            first_prefix = f"{plan.task_preamble}\n\n"
+            if plan.goal_request:
+                await ask(first_prefix + plan.goal_request, "goal")
+                first_prefix = ""
+            for number, (shown, request) in enumerate(zip(presented, plan.item_requests, strict=True)):
+                answer = await ask((first_prefix if number == 0 else "") + request, "item", shown.item.number)
+                outcomes.append(await self._extract(trial, shown, answer))
+        except _TrialFailed as exc:
+            return services.TrialOutcome(transcript=messages, items=outcomes, failure=str(exc))
+        return services.TrialOutcome(transcript=messages, items=outcomes)
+
+    async def _extract(self, trial: Trial, shown: prompts.PresentedItem, answer: str) -> services.ItemOutcome:
+        allocations = [shown.item.allocation(option) for option in shown.order]
+        found = extraction.parse_choice(answer, labels=shown.labels, allocations=allocations)
+        position, method, detail = found.position, found.method, found.detail
+        run = trial.run
+        if position is None and run.extractor_model and run.extractor_endpoint_id is not None:
+            request = prompts.extraction_messages(shown, answer, self.templates[run.pk])
+            result = await self.clients[run.extractor_endpoint_id].chat(
+                request, model=run.extractor_model, temperature=0.0, max_tokens=20, seed=trial.seed
+            )
+            self.calls.add(
+                result, run_id=run.pk, trial_id=trial.pk, purpose="extraction", item=shown.item.number
+            )
+            if result.text is not None:
+                position = extraction.parse_extractor_reply(result.text, labels=shown.labels)
+                if position is not None:
+                    method, detail = "llm", f"{run.extractor_model} answered {result.text.strip()[:40]!r}"
+                else:
+                    detail = f"{detail}; extractor answered {result.text.strip()[:40]!r}"
+            else:
+                detail = f"{detail}; extractor call failed: {result.error}"[:200]
+        return services.ItemOutcome(
+            item=shown.item.number,
+            presented_order=list(shown.order),
+            raw_text=answer,
+            extracted_option=shown.canonical_option(position) if position is not None else None,
+            method=method if position is not None else "unparseable",
+            detail=detail,
+        )
+
+
+def execute_runs(
+    run_ids: Sequence[int], *, progress: ProgressCallback | None = None, max_trials: int | None = None
+) -> None:
+    """Run the given runs' pending trials in this process until none is left (or ``max_trials`` are done)."""
+    Executor(run_ids, progress=progress, max_trials=max_trials).run()

@@ -1,0 +1,433 @@
+"""Writes of the evaluation app: studies, endpoints, prompt templates, runs, trial claims and results."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from evaluation import prompts, svo
+from evaluation.llm import CallRecord, EndpointConfig
+from evaluation.models import (
+    EvaluationRun,
+    ItemResponse,
+    LLMCall,
+    ModelEndpoint,
+    PromptTemplate,
+    Study,
+    Trial,
+)
+from hvae_site.api import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def study_get_or_create(*, name: str, description: str = "") -> Study:
+    name = name.strip()
+    if not name:
+        raise DomainError("A study needs a name.", field="study")
+    study, _ = Study.objects.get_or_create(name=name, defaults={"description": description})
+    return study
+
+
+def study_find(*, name_or_id: str) -> Study | None:
+    study = Study.objects.filter(name=name_or_id).first()
+    if study is None and name_or_id.isdigit():
+        study = Study.objects.filter(pk=int(name_or_id)).first()
+    return study
+
+
+def endpoint_get_or_create(
+    *, base_url: str, api_key_env: str = "", name: str = "", max_concurrency: int | None = None
+) -> ModelEndpoint:
+    base_url = base_url.rstrip("/")
+    endpoint = ModelEndpoint.objects.filter(base_url=base_url, api_key_env=api_key_env).first()
+    if endpoint is None:
+        endpoint = ModelEndpoint.objects.create(
+            name=name or base_url,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            max_concurrency=max_concurrency or 8,
+        )
+    elif max_concurrency and endpoint.max_concurrency != max_concurrency:
+        endpoint.max_concurrency = max_concurrency
+        endpoint.save(update_fields=["max_concurrency"])
+    return endpoint
+
+
+def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:
+    return EndpointConfig(
+        base_url=endpoint.base_url,
+        api_key_env=endpoint.api_key_env,
+        max_concurrency=endpoint.max_concurrency,
+        requests_per_minute=endpoint.requests_per_minute,
+        timeout_seconds=endpoint.timeout_seconds,
+        max_attempts=endpoint.max_attempts,
+        max_retry_seconds=endpoint.max_retry_seconds,
+    )
+
+
+def prompt_templates_ensure() -> dict[str, PromptTemplate]:
+    """The current version of every protocol template, stored (as version 1, or a new version if the text in
+    ``prompts.TEMPLATES`` changed)."""
+    current: dict[str, PromptTemplate] = {}
+    for name, text in prompts.TEMPLATES.items():
+        digest = PromptTemplate.hash_text(text)
+        template = PromptTemplate.objects.filter(name=name, content_hash=digest).first()
+        if template is None:
+            latest = PromptTemplate.objects.filter(name=name).order_by("-version").first()
+            try:
+                with transaction.atomic():
+                    template = PromptTemplate.objects.create(
+                        name=name, version=(latest.version + 1) if latest else 1, text=text
+                    )
+            except IntegrityError:
+                template = PromptTemplate.objects.get(name=name, content_hash=digest)
+        current[name] = template
+    return current
+
+
+def run_templates(run: EvaluationRun) -> dict[str, str]:
+    """The exact template texts a run used, by name."""
+    texts = dict(prompts.TEMPLATES)
+    for name, ref in run.prompt_versions.items():
+        template = PromptTemplate.objects.filter(name=name, version=ref["version"]).first()
+        if template is not None:
+            texts[name] = template.text
+    return texts
+
+
+@dataclass(frozen=True)
+class RunDesign:
+    """Everything that defines a run; two runs with equal designs are the same experiment."""
+
+    model: str
+    value: str
+    strategy: str = "plain"
+    n_trials: int = 10
+    prompt_variant: str = "dialogue"
+    item_set: str = "primary"
+    option_labels: str = "letters"
+    option_order: str = "fixed"
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int = 400
+    seed: int = 0
+    extractor_model: str = ""
+
+    def validate(self) -> None:
+        if not self.model.strip():
+            raise DomainError("A model name is required.", field="model")
+        if self.value not in svo.VALUES:
+            raise DomainError(
+                f"Unknown value {self.value!r}; expected one of {', '.join(svo.VALUES)}.", field="value"
+            )
+        choices: dict[str, Iterable[str]] = {
+            "strategy": EvaluationRun.Strategy.values,
+            "prompt_variant": prompts.VARIANTS,
+            "item_set": EvaluationRun.ItemSet.values,
+            "option_labels": EvaluationRun.OptionLabels.values,
+            "option_order": EvaluationRun.OptionOrder.values,
+        }
+        for name, allowed in choices.items():
+            allowed = list(allowed)
+            if getattr(self, name) not in allowed:
+                raise DomainError(
+                    f"Unknown {name} {getattr(self, name)!r}; expected one of {', '.join(allowed)}.",
+                    field=name,
+                )
+        if self.n_trials <= 0:
+            raise DomainError("The number of trials must be at least 1.", field="n_trials")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise DomainError("Temperature must be between 0 and 2.", field="temperature")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise DomainError("top_p must be in (0, 1].", field="top_p")
+        if self.max_tokens <= 0:
+            raise DomainError("max_tokens must be positive.", field="max_tokens")
+
+
+def _design_filter(design: RunDesign) -> Q:
+    fields: dict[str, Any] = dict(design.__dict__)
+    if design.top_p is None:
+        del fields["top_p"]
+        fields["top_p__isnull"] = True
+    return Q(**fields)
+
+
+@transaction.atomic
+def evaluation_run_create(
+    *,
+    study: Study,
+    endpoint: ModelEndpoint,
+    design: RunDesign,
+    extractor_endpoint: ModelEndpoint | None = None,
+    reuse_existing: bool = True,
+) -> tuple[EvaluationRun, bool]:
+    """Create a run with all its trials pending, or return the existing run of the same design in the study.
+
+    Returns ``(run, created)``. Reusing makes re-running a command resume the run instead of duplicating it.
+    """
+    design.validate()
+    if reuse_existing:
+        existing = (
+            EvaluationRun.objects.filter(study=study, endpoint=endpoint)
+            .filter(_design_filter(design))
+            .exclude(status=EvaluationRun.Status.FAILED)
+            .order_by("created_at")
+            .first()
+        )
+        if existing is not None:
+            return existing, False
+    templates = prompt_templates_ensure()
+    used = prompts.templates_used(
+        design.prompt_variant, design.strategy, fallback_extractor=bool(design.extractor_model)
+    )
+    run = EvaluationRun.objects.create(
+        study=study,
+        endpoint=endpoint,
+        extractor_endpoint=(extractor_endpoint or endpoint) if design.extractor_model else None,
+        prompt_versions={
+            name: {"version": templates[name].version, "hash": templates[name].content_hash} for name in used
+        },
+        **design.__dict__,
+    )
+    Trial.objects.bulk_create(
+        [Trial(run=run, index=i, seed=trial_seed(design.seed, i)) for i in range(design.n_trials)]
+    )
+    return run, True
+
+
+def trial_seed(run_seed: int, index: int) -> int:
+    """A per-trial seed derived from the run's: reproducible, distinct per trial, within 31 bits."""
+    return (run_seed * 1_000_003 + index * 7919 + 12345) % (2**31 - 1)
+
+
+def evaluation_run_cancel(*, run: EvaluationRun) -> EvaluationRun:
+    if run.is_finished:
+        raise DomainError(f"Run {run.pk} is already {run.status}.")
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        status=EvaluationRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    Trial.objects.filter(run=run, status=Trial.Status.RUNNING).update(
+        status=Trial.Status.PENDING, claim_token="", claimed_at=None
+    )
+    run.refresh_from_db()
+    logger.info("run cancelled run=%s", run.pk)
+    return run
+
+
+def evaluation_run_mark_started(*, run_ids: Sequence[int]) -> None:
+    now = timezone.now()
+    EvaluationRun.objects.filter(pk__in=run_ids, started_at__isnull=True).update(started_at=now)
+    EvaluationRun.objects.filter(
+        pk__in=run_ids, status__in=[EvaluationRun.Status.PENDING, EvaluationRun.Status.CANCELLED]
+    ).update(status=EvaluationRun.Status.RUNNING, finished_at=None)
+
+
+def trials_release_stale(*, run_ids: Sequence[int], older_than_seconds: float) -> int:
+    """Give back trials whose worker stopped heart-beating (crash or kill): they restart from the beginning."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    released = Trial.objects.filter(
+        run_id__in=run_ids, status=Trial.Status.RUNNING, claimed_at__lt=cutoff
+    ).update(status=Trial.Status.PENDING, claim_token="", claimed_at=None)
+    if released:
+        logger.info("released stale trials count=%d runs=%s", released, list(run_ids))
+    return released
+
+
+def trial_claim(*, run_ids: Sequence[int], token: str) -> Trial | None:
+    """Claim one pending trial of the given runs. A conditional UPDATE: only one worker can win a trial."""
+    active = EvaluationRun.objects.filter(pk__in=run_ids, status=EvaluationRun.Status.RUNNING).values("pk")
+    for _ in range(5):
+        candidate = (
+            Trial.objects.filter(run_id__in=active, status=Trial.Status.PENDING)
+            .order_by("index", "run_id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if candidate is None:
+            return None
+        won = Trial.objects.filter(pk=candidate, status=Trial.Status.PENDING).update(
+            status=Trial.Status.RUNNING,
+            claim_token=token,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+        if won:
+            return Trial.objects.select_related("run", "run__endpoint", "run__extractor_endpoint").get(
+                pk=candidate
+            )
+    return None
+
+
+def trials_heartbeat(*, tokens: Iterable[str]) -> None:
+    tokens = list(tokens)
+    if tokens:
+        Trial.objects.filter(claim_token__in=tokens, status=Trial.Status.RUNNING).update(
+            claimed_at=timezone.now()
+        )
+
+
+def trial_release(*, trial_id: int, token: str) -> None:
+    Trial.objects.filter(pk=trial_id, claim_token=token, status=Trial.Status.RUNNING).update(
+        status=Trial.Status.PENDING, claim_token="", claimed_at=None
+    )
+
+
+def new_claim_token() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class ItemOutcome:
+    item: int
+    presented_order: list[int]
+    raw_text: str
+    extracted_option: int | None
+    method: str
+    detail: str
+
+
+@dataclass
+class TrialOutcome:
+    transcript: list[dict[str, str]]
+    items: list[ItemOutcome]
+    failure: str = ""
+
+
+@transaction.atomic
+def trial_record_result(*, trial: Trial, token: str, outcome: TrialOutcome) -> bool:
+    """Store a finished trial: scored when every item was extracted, else failed with the reason.
+
+    Returns False (and stores nothing) when the claim was lost, e.g. the run was cancelled or the trial was
+    released as stale and claimed by another worker: the trial is then never written twice.
+    """
+    locked = Trial.objects.select_for_update().filter(
+        pk=trial.pk, claim_token=token, status=Trial.Status.RUNNING
+    )
+    if not locked.exists():
+        return False
+    fields: dict[str, Any] = {
+        "transcript": outcome.transcript,
+        "finished_at": timezone.now(),
+        "claim_token": "",
+    }
+    failure = outcome.failure
+    unextracted = [i.item for i in outcome.items if i.extracted_option is None]
+    if not failure and unextracted:
+        failure = f"no option could be extracted for item(s) {', '.join(map(str, unextracted))}"
+    if not failure:
+        run = trial.run
+        choices = [i.extracted_option for i in sorted(outcome.items, key=lambda i: i.item)]
+        score = svo.score_value(run.value, [c for c in choices if c is not None])
+        fields |= {
+            "status": Trial.Status.SCORED,
+            "failure_reason": "",
+            "angle": score.primary.angle,
+            "category": score.primary.category,
+            "mean_self": score.primary.mean_self,
+            "mean_other": score.primary.mean_other,
+            "transitive": score.primary.transitive,
+            "target_angle": score.target_angle,
+            "angular_deviation": score.angular_deviation,
+            "value_rationality": score.value_rationality,
+            "category_hit": score.category_hit,
+            "inequality_aversion": score.secondary.inequality_aversion if score.secondary else None,
+        }
+    else:
+        fields |= {"status": Trial.Status.FAILED, "failure_reason": failure}
+    locked.update(**fields)
+    ItemResponse.objects.filter(trial=trial).delete()
+    ItemResponse.objects.bulk_create(
+        [
+            ItemResponse(
+                trial=trial,
+                item=i.item,
+                presented_order=i.presented_order,
+                raw_text=i.raw_text,
+                extracted_option=i.extracted_option,
+                extraction_method=i.method,
+                extraction_detail=i.detail[:200],
+                payoff_self=svo.ITEMS_BY_NUMBER[i.item].allocation(i.extracted_option)[0]
+                if i.extracted_option
+                else None,
+                payoff_other=svo.ITEMS_BY_NUMBER[i.item].allocation(i.extracted_option)[1]
+                if i.extracted_option
+                else None,
+            )
+            for i in outcome.items
+        ]
+    )
+    return True
+
+
+@dataclass
+class PendingCall:
+    run_id: int
+    trial_id: int | None
+    purpose: str
+    item: int | None
+    record: CallRecord
+
+
+def llm_calls_store(*, calls: Sequence[PendingCall]) -> None:
+    LLMCall.objects.bulk_create(
+        [
+            LLMCall(
+                run_id=c.run_id,
+                trial_id=c.trial_id,
+                purpose=c.purpose,
+                item=c.item,
+                attempt=c.record.attempt,
+                request_messages=c.record.request_messages,
+                params=c.record.params,
+                response_text=c.record.response_text,
+                returned_model=c.record.returned_model[:200],
+                system_fingerprint=c.record.system_fingerprint[:200],
+                prompt_tokens=c.record.prompt_tokens,
+                completion_tokens=c.record.completion_tokens,
+                latency_ms=c.record.latency_ms,
+                http_status=c.record.http_status,
+                error=c.record.error,
+                response_headers=c.record.response_headers,
+            )
+            for c in calls
+        ]
+    )
+
+
+def evaluation_run_refresh(*, run_id: int) -> EvaluationRun:
+    """Sum tokens and cost, and complete the run when no trial is left to do."""
+    run = EvaluationRun.objects.select_related("endpoint").get(pk=run_id)
+    usage = LLMCall.objects.filter(run=run).aggregate(p=Sum("prompt_tokens"), c=Sum("completion_tokens"))
+    run.prompt_tokens, run.completion_tokens = usage["p"] or 0, usage["c"] or 0
+    endpoint = run.endpoint
+    if endpoint.prompt_price_per_million is not None and endpoint.completion_price_per_million is not None:
+        run.cost = (
+            Decimal(run.prompt_tokens) * endpoint.prompt_price_per_million
+            + Decimal(run.completion_tokens) * endpoint.completion_price_per_million
+        ) / Decimal(1_000_000)
+    counts = run.trials.aggregate(
+        open=Count("pk", filter=Q(status__in=[Trial.Status.PENDING, Trial.Status.RUNNING]))
+    )
+    fields = ["prompt_tokens", "completion_tokens", "cost"]
+    if counts["open"] == 0 and run.status == EvaluationRun.Status.RUNNING:
+        run.status = EvaluationRun.Status.COMPLETED
+        run.finished_at = timezone.now()
+        fields += ["status", "finished_at"]
+        logger.info("run completed run=%s", run.pk)
+    run.save(update_fields=fields)
+    return run
+
+
+def stale_claim_seconds() -> float:
+    return float(settings.HVAE_STALE_CLAIM_SECONDS)

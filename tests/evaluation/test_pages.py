@@ -1,0 +1,69 @@
+"""Researcher pages: study, run and trial; model output is shown escaped."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from evaluation import services
+from evaluation.models import Trial
+
+
+@pytest.fixture
+def browser(client, db):
+    user = get_user_model().objects.create_user("viewer", password="a-long-test-password")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def scored_trial(study, reference_endpoint) -> Trial:
+    run, _ = services.evaluation_run_create(
+        study=study,
+        endpoint=reference_endpoint,
+        design=services.RunDesign(model="ref-faithful", value="prosocial"),
+    )
+    services.evaluation_run_mark_started(run_ids=[run.pk])
+    trial = services.trial_claim(run_ids=[run.pk], token="tok")
+    assert trial is not None
+    items = [
+        services.ItemOutcome(
+            n, list(range(1, 10)), "<script>alert(1)</script> I pick A", 1, "parser", "label"
+        )
+        for n in range(1, 7)
+    ]
+    transcript = [{"role": "assistant", "content": "<script>alert('x')</script>"}]
+    services.trial_record_result(
+        trial=trial, token="tok", outcome=services.TrialOutcome(transcript=transcript, items=items)
+    )
+    trial.refresh_from_db()
+    return trial
+
+
+def test_trial_page_escapes_model_output(browser, scored_trial) -> None:
+    page = browser.get(f"/trials/{scored_trial.pk}/").content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<script>alert('x')</script>" not in page
+
+
+def test_study_page_shows_heatmap_ring_and_table(browser, scored_trial) -> None:
+    page = browser.get(f"/studies/{scored_trial.run.study.pk}/").content.decode()
+    assert page.count("<svg") >= 2
+    assert "Mean value rationality" in page
+    assert "ref-faithful" in page
+
+
+def test_run_page_shows_progress(browser, scored_trial) -> None:
+    run = scored_trial.run
+    assert "1 of 10 trials done" in " ".join(
+        browser.get(f"/runs/{run.pk}/").content.decode().split()
+    ).replace('<span id="done">1</span>', "1")
+    progress = browser.get(f"/runs/{run.pk}/progress").json()
+    assert progress["scored"] == 1
+    assert progress["total"] == 10
+
+
+def test_pages_need_login(client, scored_trial) -> None:
+    response = client.get(f"/trials/{scored_trial.pk}/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
