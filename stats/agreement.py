@@ -772,17 +772,28 @@ def krippendorff_alpha(
         )
     n_units = lengths.pop() if lengths else 0
     units = [[row[unit] for row in rows if not _is_missing(row[unit])] for unit in range(n_units)]
-    return _alpha_of_units(units, level=level, labels=labels, seed=seed, n_boot=n_boot)
+    return krippendorff_alpha_of_units(units, level=level, labels=labels, seed=seed, n_boot=n_boot)
 
 
-def _alpha_of_units(
+def krippendorff_alpha_of_units(
     units: Sequence[Sequence[Any]],
     *,
     level: MeasurementLevel,
-    labels: Sequence[Any] | None,
-    seed: int,
-    n_boot: int,
+    labels: Sequence[Any] | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
 ) -> Estimate:
+    """Krippendorff's alpha from the values each unit received, missing values already left out.
+
+    Alpha depends only on which values each unit got, not on who gave them (Krippendorff 2011, section C:
+    the coincidence matrix sums over units), so this equals ``krippendorff_alpha`` of the raters x units
+    table and avoids building it when raters are many and sparse.
+    """
+    if level not in ("nominal", "ordinal", "interval", "ratio"):
+        raise ValueError(f"level must be 'nominal', 'ordinal', 'interval' or 'ratio', got {level!r}")
+    if labels is not None and level != "ordinal":
+        raise ValueError("labels= gives the order of ordinal categories; it only applies to level='ordinal'")
+    _check_bootstrap(seed, n_boot)
     method = f"Krippendorff's alpha, {level} (Krippendorff 2011); {_bootstrap_method('units', seed, n_boot)}"
     data = _pairable_values(units, level, labels)
     n = data.unit_sizes.size
@@ -1005,7 +1016,7 @@ def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str) -> dict[
     return _icc_of_matrix(matrix, *notes)
 
 
-def icc_one_way(groups: Sequence[Sequence[float]]) -> dict[str, Estimate]:
+def icc_one_way(groups: Sequence[Sequence[float] | FloatArray]) -> dict[str, Estimate]:
     """One-way ICC(1,1) and ICC(1,k) for groups of exchangeable measurements of unequal size.
 
     Unbalanced one-way ANOVA (Donner 1986): MS_b and MS_w from all measurements, and the group size
@@ -1013,15 +1024,18 @@ def icc_one_way(groups: Sequence[Sequence[float]]) -> dict[str, Estimate]:
     and ICC(1,k) = (MS_b - MS_w) / MS_b, the reliability of a mean of about k0 measurements. The 95% interval
     is the F-based one of the balanced case with k0 for k: exact when groups are balanced (then both equal
     ``icc``'s ICC(1,1) and ICC(1,k)), approximate otherwise. Missing values are ignored; groups with no
-    value are left out.
+    value are left out. Groups may be float arrays (NaN = missing).
     """
     arrays = []
     for position, group in enumerate(groups):
-        values = [value for value in group if not _is_missing(value)]
-        wrong = [value for value in values if not _is_number(value)]
-        if wrong:
-            raise ValueError(f"group {position} holds non-numeric values {wrong[:3]!r}")
-        if values:
+        if isinstance(group, np.ndarray) and group.dtype.kind == "f":
+            values: Any = group[~np.isnan(group)]
+        else:
+            values = [value for value in group if not _is_missing(value)]
+            wrong = [value for value in values if not _is_number(value)]
+            if wrong:
+                raise ValueError(f"group {position} holds non-numeric values {wrong[:3]!r}")
+        if len(values):
             arrays.append(np.asarray(values, dtype=np.float64))
     sizes = np.array([array.size for array in arrays], dtype=np.float64)
     n_groups, total = len(arrays), float(sizes.sum())

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from stats.agreement import Estimate, accuracy, icc, icc_one_way, krippendorff_alpha
+from stats.agreement import Estimate, accuracy, icc, icc_one_way, krippendorff_alpha_of_units
 
 HUMAN_TEST_RETEST_ICC = 0.78
 """Test-retest ICC of the SVO Slider Measure angle in people: N = 495 adults measured in six monthly waves
@@ -150,16 +150,15 @@ def across_cells(df: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> dict
     the coders, with a percentile bootstrap over cells (``seed``, ``n_boot``).
     """
     frame = _checked_trials(df)
-    angles = _values_by_cell(frame, "angle")
+    angles = [np.asarray(cell, dtype=np.float64) for cell in _values_by_cell(frame, "angle")]
     result = dict(icc_one_way(angles))
     missing_angles = int(frame["angle"].isna().sum())
     if missing_angles:
         note = f"ignored {_count(missing_angles, 'trial')} without an angle"
         result = {name: _with_note(estimate, note) for name, estimate in result.items()}
-    categories = _values_by_cell(frame, "category")
-    width = max((len(unit) for unit in categories), default=0)
-    trials_by_cell = [[unit[i] if i < len(unit) else None for unit in categories] for i in range(width)]
-    result["alpha_category"] = krippendorff_alpha(trials_by_cell, level="nominal", seed=seed, n_boot=n_boot)
+    result["alpha_category"] = krippendorff_alpha_of_units(
+        _values_by_cell(frame, "category"), level="nominal", seed=seed, n_boot=n_boot
+    )
     return result
 
 

@@ -171,7 +171,7 @@ def human_section(
     """Human validation for the whole study and, when it has several batches, for each batch."""
     judgments = stats_selectors.judgments_frame(study=study)
     audited = judgments.loc[judgments["audit"].map(bool).astype(bool), "trial_id"].unique().tolist()
-    responses = stats_selectors.responses_frame(study=study, trial_ids=audited)
+    responses = stats_selectors.audited_responses_frame(trial_ids=audited)
     automated = _scored(trials)[["trial_id", "category", "angle"]]
 
     def compute(subset: pd.DataFrame) -> dict[str, Any]:

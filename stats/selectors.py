@@ -112,15 +112,40 @@ def responses_frame(*, study: Study, trial_ids: Sequence[int] | None = None) -> 
     return _frame(rows, RESPONSE_FIELDS)
 
 
+def audited_responses_frame(*, trial_ids: Sequence[int]) -> pd.DataFrame:
+    """What an extraction audit compares with: each item's presented order and extracted option."""
+    rows = (
+        ItemResponse.objects.filter(trial_id__in=list(trial_ids))
+        .order_by()
+        .values_list("trial_id", "item", "presented_order", "extracted_option")
+    )
+    return pd.DataFrame.from_records(
+        list(rows), columns=["trial_id", "item", "presented_order", "extracted_option"]
+    )
+
+
 def extraction_counts(*, study: Study) -> pd.DataFrame:
     """Item responses per (model, value, strategy) and extraction method."""
-    rows = (
-        ItemResponse.objects.filter(trial__run__study=study)
-        .values_list("trial__run__model", "trial__run__value", "trial__run__strategy", "extraction_method")
+    cells = {
+        pk: (model, value, strategy)
+        for pk, model, value, strategy in EvaluationRun.objects.filter(study=study).values_list(
+            "pk", "model", "value", "strategy"
+        )
+    }
+    counted = (
+        ItemResponse.objects.filter(trial__run_id__in=list(cells))
+        .values_list("trial__run_id", "extraction_method")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    return pd.DataFrame.from_records(list(rows), columns=["model", "value", "strategy", "method", "n"])
+    totals: dict[tuple[str, str, str, str], int] = {}
+    for run_id, method, n in counted:
+        key = (*cells[run_id], method)
+        totals[key] = totals.get(key, 0) + n
+    return pd.DataFrame.from_records(
+        [(*key, n) for key, n in sorted(totals.items())],
+        columns=["model", "value", "strategy", "method", "n"],
+    )
 
 
 def batches(*, study: Study) -> list[AnnotationBatch]:

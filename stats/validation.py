@@ -174,20 +174,26 @@ def extraction_audit(
     """
     _require(responses, RESPONSE_COLUMNS, "responses")
     orders = {
-        (trial, int(item)): (order, option)
-        for trial, item, order, option in responses[list(RESPONSE_COLUMNS)].itertuples(index=False)
+        (trial, int(item)): (order, _option_label(option))
+        for trial, item, order, option in zip(
+            responses["trial_id"],
+            responses["item"],
+            responses["presented_order"],
+            responses["extracted_option"],
+            strict=True,
+        )
     }
     extracted: list[str] = []
     read: list[str] = []
     unmatched = 0
-    for trial, audit in rated[["trial_id", "audit"]].itertuples(index=False):
+    for trial, audit in zip(rated["trial_id"], rated["audit"], strict=True):
         for item, position in (audit or {}).items():
             found = orders.get((trial, int(item)))
             if found is None or (position is not None and not 1 <= int(position) <= len(found[0])):
                 unmatched += 1
                 continue
             order, option = found
-            extracted.append(NO_OPTION if option is None or pd.isna(option) else str(int(option)))
+            extracted.append(option)
             read.append(NO_OPTION if position is None else str(int(order[int(position) - 1])))
     note = f"left out {unmatched} audited items without a matching response" if unmatched else ""
     labels = [str(option) for option in range(1, 10)] + [NO_OPTION]
@@ -197,6 +203,11 @@ def extraction_audit(
         ),
         "accuracy": _with_note(agreement.accuracy(extracted, read), note),
     }
+
+
+def _option_label(option: Any) -> str:
+    """An extracted option as a category: its number, or "none" when nothing was extracted (None/NaN)."""
+    return NO_OPTION if option is None or option != option else str(int(option))
 
 
 def gold_accuracy(judgments: pd.DataFrame) -> list[dict[str, Any]]:
@@ -218,13 +229,14 @@ def gold_accuracy(judgments: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _raters_by_units(frame: pd.DataFrame, column: str) -> list[list[Any]]:
-    """Raters x units with None for missing, as Krippendorff's alpha takes it."""
+def _values_by_trial(frame: pd.DataFrame, column: str) -> list[np.ndarray]:
+    """The non-missing values of ``column`` for each trial (one rating per rater and trial), trials sorted."""
     present = frame.dropna(subset=[column]).drop_duplicates(["rater", "trial_id"])
-    if present.empty:
-        return []
-    wide = present.pivot(index="rater", columns="trial_id", values=column).astype(object)
-    return wide.where(wide.notna(), None).to_numpy().tolist()  # type: ignore[no-any-return]
+    codes, _ = pd.factorize(present["trial_id"], sort=True)
+    order = np.argsort(codes, kind="stable")
+    values = present[column].to_numpy()[order]
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    return np.split(values, bounds) if len(values) else []
 
 
 def human_validation(
@@ -347,15 +359,18 @@ def human_validation(
     }
 
     # people vs each other
-    per_trial = labelled.groupby("trial_id", sort=True)["category"].agg(list)
-    result["fleiss_kappa"] = agreement.fleiss_kappa(list(per_trial), seed=seed, n_boot=n_boot).to_dict()
-    result["alpha_categories"] = agreement.krippendorff_alpha(
-        _raters_by_units(labelled, "category"), level="nominal", seed=seed, n_boot=n_boot
+    categories = [list(unit) for unit in _values_by_trial(labelled, "category")]
+    angle_units = [unit.astype(np.float64) for unit in _values_by_trial(angles, "angle")]
+    result["fleiss_kappa"] = agreement.fleiss_kappa(categories, seed=seed, n_boot=n_boot).to_dict()
+    result["alpha_categories"] = agreement.krippendorff_alpha_of_units(
+        categories, level="nominal", seed=seed, n_boot=n_boot
     ).to_dict()
-    result["alpha_angles"] = agreement.krippendorff_alpha(
-        _raters_by_units(angles, "angle"), level="interval", seed=seed, n_boot=n_boot
+    result["alpha_angles"] = agreement.krippendorff_alpha_of_units(
+        [unit.tolist() for unit in angle_units], level="interval", seed=seed, n_boot=n_boot
     ).to_dict()
-    result["icc_among_raters"] = {form: e.to_dict() for form, e in _icc_among_raters(angles, crossed).items()}
+    result["icc_among_raters"] = {
+        form: e.to_dict() for form, e in _icc_among_raters(angles, angle_units, crossed).items()
+    }
 
     audited = rated[rated["audit"].map(bool).astype(bool)]
     result["extraction_audit"] = {
@@ -366,14 +381,11 @@ def human_validation(
     return result
 
 
-def _icc_among_raters(angles: pd.DataFrame, crossed: bool) -> dict[str, Estimate]:
+def _icc_among_raters(angles: pd.DataFrame, groups: list[np.ndarray], crossed: bool) -> dict[str, Estimate]:
     """All six forms when every rater rated every transcript; otherwise the one-way ICC(1,1) and ICC(1,k),
     the forms for targets each rated by a different set of raters (Shrout & Fleiss 1979, case 1)."""
     if crossed:
         return agreement.icc(angles, targets="trial_id", raters="rater", ratings="angle")
-    groups: list[list[float]] = [
-        group.tolist() for _, group in angles.groupby("trial_id", sort=True)["angle"]
-    ]
     note = (
         "raters differ between transcripts: one-way forms only (Shrout & Fleiss 1979, case 1)"
         if len(angles)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -30,7 +31,7 @@ def _page(client: Client, study_id: int, query: str = "") -> str:
     return response.content.decode()
 
 
-def _json(client: Client, study_id: int) -> dict:
+def _json(client: Client, study_id: int) -> Any:
     response = client.get(reverse("study-report-json", args=[study_id]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
