@@ -398,7 +398,8 @@ def cohen_kappa(
         return _make_estimate(kappa, interval, n, method, note)
     rng = np.random.default_rng(seed)
     resampled = rng.multinomial(n, (counts / n).ravel(), size=n_boot).astype(np.float64) / n
-    replicates = _kappa_of_tables(resampled.reshape(n_boot, size, size), agreement_weights)
+    # kappa lies in [-1, 1]; replicates outside only by rounding (e.g. -1.0000000000000004)
+    replicates = np.clip(_kappa_of_tables(resampled.reshape(n_boot, size, size), agreement_weights), -1, 1)
     interval, bootstrap_note = _percentile_interval(replicates)
     return _make_estimate(kappa, interval, n, method, note, bootstrap_note)
 
@@ -467,7 +468,7 @@ def mean_kappa_vs_raters(
         with np.errstate(divide="ignore", invalid="ignore"):
             kappas = _kappa_of_tables(tables / totals[:, None, None], agreement_weights)
         kappas[totals < 2] = np.nan
-        kappas = kappas.reshape(draws.shape[0], n_raters)
+        kappas = np.clip(kappas, -1, 1).reshape(draws.shape[0], n_raters)  # outside only by rounding
         defined = np.isfinite(kappas)
         count = defined.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):

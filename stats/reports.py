@@ -39,6 +39,15 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: numpy numbers as Python numbers, NaN and missing as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return value
+
+
 def _scored(trials: pd.DataFrame) -> pd.DataFrame:
     scored = trials[trials["status"] == SCORED].copy()
     for column in ("angle", "value_rationality", "angular_deviation", "target_angle"):
@@ -147,8 +156,7 @@ def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict
     )
     return {
         "cells": [
-            {key: (_number(v) if isinstance(v, float) else v) for key, v in row.items()}
-            for row in cells.astype(object).where(cells.notna(), None).to_dict(orient="records")
+            {key: _plain(value) for key, value in row.items()} for row in cells.to_dict(orient="records")
         ],
         "across_cells": {name: e.to_dict() for name, e in across.items()},
         "test_retest": {name: e.to_dict() for name, e in retest.items()},

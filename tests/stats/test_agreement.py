@@ -15,38 +15,17 @@ from sklearn.metrics import cohen_kappa_score
 
 from stats import agreement
 from stats.agreement import ICC_FORMS, ORDERED_CATEGORIES, Estimate
+from tests.stats.examples import (
+    FLEISS_WIKIPEDIA_COUNTS,
+    KRIPPENDORFF_RELIABILITY_DATA,
+    SHROUT_FLEISS_RATINGS,
+    contains_estimate,
+    value_of,
+)
 
 # Property tests check results, never speed: no deadline.
 PROPERTIES = settings(deadline=None, max_examples=30)
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-
-# Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges.
-SHROUT_FLEISS_RATINGS = np.array(
-    [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], dtype=float
-)
-
-# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: 4 observers x 12 units,
-# None where an observer did not code a unit.
-KRIPPENDORFF_RELIABILITY_DATA = [
-    [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
-    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
-    [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
-    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
-]
-
-# Wikipedia, "Fleiss' kappa", worked example: 10 subjects, 14 raters each, 5 categories; counts per category.
-FLEISS_WIKIPEDIA_COUNTS = [
-    [0, 0, 0, 0, 14],
-    [0, 2, 6, 4, 2],
-    [0, 0, 3, 5, 6],
-    [0, 3, 9, 2, 0],
-    [2, 2, 8, 1, 1],
-    [7, 7, 0, 0, 0],
-    [3, 2, 6, 3, 0],
-    [2, 5, 3, 2, 2],
-    [6, 5, 2, 1, 0],
-    [0, 2, 2, 3, 7],
-]
 
 
 def _pairs_from_table(table: list[list[int]], labels: list[str]) -> tuple[list[str], list[str]]:
@@ -71,19 +50,6 @@ def _long(matrix: np.ndarray) -> pd.DataFrame:
 
 def _icc(matrix: np.ndarray) -> dict[str, Estimate]:
     return agreement.icc(_long(matrix), targets="target", raters="rater", ratings="rating")
-
-
-def _value(estimate: Estimate) -> float:
-    assert estimate.value is not None, estimate.note
-    return estimate.value
-
-
-def _contains_estimate(estimate: Estimate) -> bool:
-    assert estimate.value is not None
-    assert estimate.ci_low is not None
-    assert estimate.ci_high is not None
-    tolerance = 1e-9
-    return estimate.ci_low - tolerance <= estimate.value <= estimate.ci_high + tolerance
 
 
 labels_strategy = st.lists(st.sampled_from(ORDERED_CATEGORIES), min_size=2, max_size=60)
@@ -159,7 +125,7 @@ def test_accuracy_without_pairs_is_not_enough_data():
 def test_accuracy_of_identical_lists_is_one(labels):
     estimate = agreement.accuracy(labels, labels)
     assert estimate.value == 1.0
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -190,9 +156,9 @@ def test_cohen_kappa_reproduces_published_tables(table, published):
     labels = [f"c{i}" for i in range(len(table))]
     first, second = _pairs_from_table(table, labels)
     estimate = agreement.cohen_kappa(first, second, labels=labels)
-    assert round(_value(estimate), 3) == published
+    assert round(value_of(estimate), 3) == published
     assert estimate.n == sum(map(sum, table))
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 def _delta_method_standard_error(counts: np.ndarray) -> float:
@@ -325,7 +291,7 @@ def test_cohen_kappa_on_a_single_category_is_undefined_not_nan():
 def test_cohen_kappa_of_perfect_agreement_is_one(labels, weights):
     estimate = agreement.cohen_kappa(labels, labels, labels=ORDERED_CATEGORIES, weights=weights, n_boot=200)
     assert estimate.value == pytest.approx(1.0)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -336,7 +302,7 @@ def test_cohen_kappa_of_independently_permuted_labels_is_about_zero(seed, n_cate
     second = list(rng.permutation(first))
     estimate = agreement.cohen_kappa(first, second, labels=ORDERED_CATEGORIES, weights=weights, n_boot=200)
     assert estimate.value == pytest.approx(0.0, abs=0.1)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -350,7 +316,7 @@ def test_cohen_kappa_interval_contains_the_estimate(pairs, weights):
     if estimate.value is None:
         assert "undefined" in estimate.note
     elif estimate.ci_low is not None and estimate.ci_high is not None:
-        assert _contains_estimate(estimate)
+        assert contains_estimate(estimate)
         assert -1 <= estimate.ci_low <= estimate.ci_high <= 1
     else:
         assert "too few defined resamples" in estimate.note
@@ -396,9 +362,9 @@ def _fleiss_table(counts: list[list[int]]) -> list[list[int]]:
 
 def test_fleiss_kappa_reproduces_the_wikipedia_worked_example():
     estimate = agreement.fleiss_kappa(_fleiss_table(FLEISS_WIKIPEDIA_COUNTS))
-    assert round(_value(estimate), 3) == 0.210
+    assert round(value_of(estimate), 3) == 0.210
     assert estimate.n == 10
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 def test_fleiss_kappa_with_two_raters_is_scotts_pi():
@@ -454,7 +420,7 @@ def test_fleiss_kappa_rejects_a_table_that_is_not_rows_of_labels(table):
 def test_fleiss_kappa_of_perfect_agreement_is_one(rows):
     estimate = agreement.fleiss_kappa([[label] * raters for label, raters in rows], n_boot=200)
     assert estimate.value == pytest.approx(1.0)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -465,7 +431,7 @@ def test_fleiss_kappa_of_independently_permuted_labels_is_about_zero(seed, n_cat
     table = np.column_stack([rng.permutation(column) for _ in range(n_raters)])
     estimate = agreement.fleiss_kappa(table, n_boot=200)
     assert estimate.value == pytest.approx(0.0, abs=0.1)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -478,7 +444,7 @@ def test_fleiss_kappa_interval_contains_the_estimate(seed, n_subjects, noise):
         for t in truth
     ]
     estimate = agreement.fleiss_kappa(table, n_boot=200, seed=seed)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -490,10 +456,10 @@ def test_fleiss_kappa_interval_contains_the_estimate(seed, n_subjects, noise):
 )
 def test_krippendorff_alpha_reproduces_krippendorff_2011(level, published):
     estimate = agreement.krippendorff_alpha(KRIPPENDORFF_RELIABILITY_DATA, level=level)
-    assert round(_value(estimate), 3) == published
+    assert round(value_of(estimate), 3) == published
     assert estimate.n == 11  # the twelfth unit has one value and is not pairable
     assert "left out 1 unit with fewer than 2 values" in estimate.note
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 reliability_strategy = st.integers(2, 5).flatmap(
@@ -539,7 +505,7 @@ def test_ordinal_alpha_takes_category_order_from_labels():
 def test_krippendorff_alpha_of_perfect_agreement_is_one(values, n_raters, level):
     estimate = agreement.krippendorff_alpha([values] * n_raters, level=level, n_boot=100)
     assert estimate.value == pytest.approx(1.0)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -550,7 +516,7 @@ def test_krippendorff_alpha_of_independently_permuted_values_is_about_zero(seed,
     data = [rng.permutation(values).tolist() for _ in range(n_raters)]
     estimate = agreement.krippendorff_alpha(data, level=level, n_boot=100)
     assert estimate.value == pytest.approx(0.0, abs=0.1)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -565,7 +531,7 @@ def test_krippendorff_alpha_interval_contains_the_estimate(seed, n_units, level,
     data = np.round(truth[None, :] + rng.normal(0, noise, (3, n_units)), decimals).clip(0.1, None)
     data = [[None if rng.random() < 0.2 else v for v in row] for row in data.tolist()]
     estimate = agreement.krippendorff_alpha(data, level=level, n_boot=200, seed=seed)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 def test_krippendorff_alpha_with_one_pairable_unit_is_not_enough_data():
@@ -616,9 +582,9 @@ def test_icc_reproduces_shrout_and_fleiss_1979_table_2():
     }
     assert list(estimates) == list(ICC_FORMS)
     for form, value in published.items():
-        assert round(_value(estimates[form]), 3) == value, form
+        assert round(value_of(estimates[form]), 3) == value, form
         assert estimates[form].n == 6
-        assert _contains_estimate(estimates[form])
+        assert contains_estimate(estimates[form])
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -707,7 +673,7 @@ def test_icc_of_independently_permuted_ratings_is_about_zero(seed, n_raters):
     estimates = _icc(np.column_stack([rng.permutation(column) for _ in range(n_raters)]))
     for form in ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)"):
         assert estimates[form].value == pytest.approx(0.0, abs=0.1), form
-        assert _contains_estimate(estimates[form])
+        assert contains_estimate(estimates[form])
 
 
 @PROPERTIES
@@ -719,7 +685,7 @@ def test_icc_interval_contains_the_estimate(seed, n_targets, n_raters, target_sp
         if estimate.value is None:
             assert "undefined" in estimate.note, form
         elif estimate.ci_low is not None and estimate.ci_high is not None:
-            assert _contains_estimate(estimate), form
+            assert contains_estimate(estimate), form
         else:
             assert "unbounded" in estimate.note, form
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from stats import agreement, reports
 from stats.agreement import ORDERED_CATEGORIES
-from tests.stats.test_agreement import KRIPPENDORFF_RELIABILITY_DATA, SHROUT_FLEISS_RATINGS
+from tests.stats.examples import KRIPPENDORFF_RELIABILITY_DATA, SHROUT_FLEISS_RATINGS
 
 CALCULATOR = "/api/v1/stats/agreement"
 

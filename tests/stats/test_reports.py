@@ -4,6 +4,7 @@ krippendorff), and the cache serves it until something changes."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 
 import krippendorff
@@ -334,3 +335,8 @@ def test_report_tables_hold_the_report_numbers(report):
     assert (
         tables["confusion_matrix"].iloc[:, 1:].to_numpy().sum() == report["human"]["kappa_vs_majority"]["n"]
     )
+
+
+def test_the_report_is_strict_json(report):
+    text = json.dumps(report, allow_nan=False)  # no NaN, no infinity, no numpy types
+    assert json.loads(text) == report

@@ -14,10 +14,10 @@ from sklearn.metrics import cohen_kappa_score
 
 from stats import agreement, comparison, validation
 from stats.agreement import ICC_FORMS, ORDERED_CATEGORIES
-from tests.stats.test_agreement import (
+from tests.stats.examples import (
     KRIPPENDORFF_RELIABILITY_DATA,
     SHROUT_FLEISS_RATINGS,
-    _contains_estimate,
+    contains_estimate,
 )
 
 PROPERTIES = settings(deadline=None, max_examples=25)
@@ -207,7 +207,7 @@ def test_mean_kappa_vs_raters_is_the_mean_of_each_raters_kappa():
         ]
         assert estimate.value == pytest.approx(np.mean(kappas))
         assert estimate.n == 80
-        assert _contains_estimate(estimate)
+        assert contains_estimate(estimate)
 
 
 @PROPERTIES
@@ -234,7 +234,7 @@ def test_mean_kappa_of_permuted_labels_is_about_zero(seed):
         reference, rated, who, items, labels=ORDERED_CATEGORIES, n_boot=100
     )
     assert estimate.value == pytest.approx(0.0, abs=0.1)
-    assert _contains_estimate(estimate)
+    assert contains_estimate(estimate)
 
 
 def test_mean_kappa_with_too_little_data():
