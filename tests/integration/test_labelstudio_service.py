@@ -106,7 +106,7 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     configured: LabelStudioServer, study: Study, capsys: Any
 ) -> None:
     args = ["--study", study.name, "--size", "6", "--overlap", "2", "--seed", "5", "--gold", "2"]
-    call_command("annotation_push", *args)
+    call_command("annotation_push", *args, "--show-prediction", "--extraction-audit")
     first = capsys.readouterr().out
     call_command("annotation_push", *args)
     second = capsys.readouterr().out
@@ -135,6 +135,12 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     project = ls_get(configured, f"/api/projects/{batch.label_studio_project_id}/")
     assert project["maximum_annotations"] == 2
     assert '<Choices name="orientation"' in project["label_config"]
+    assert '<Choices name="item_6"' in project["label_config"]  # extraction audit
+    task = ls_get(configured, "/api/tasks/", project=batch.label_studio_project_id, page_size=1)["tasks"][0]
+    assert (
+        task["total_predictions"] == 1
+    )  # the automated category, shown only because this batch asked for it
+    assert task["data"]["choices"].startswith("item 1: option 5")
 
     call_command(
         "annotation_push",
@@ -170,6 +176,10 @@ def test_push_while_label_studio_is_down_then_again_when_up(
     assert (once_more.tasks_created, once_more.tasks_existing) == (0, 4)
     assert again.batch.label_studio_project_id is not None
     assert ls_task_count(configured, again.batch.label_studio_project_id) == 4
+    tasks = ls_get(configured, "/api/tasks/", project=again.batch.label_studio_project_id, page_size=10)[
+        "tasks"
+    ]
+    assert [t["total_predictions"] for t in tasks] == [0, 0, 0, 0]  # no anchoring by default
 
 
 def test_webhooks_bring_two_raters_judgments_to_the_live_service(
