@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,9 +36,22 @@ def label_studio_client() -> LabelStudioClient:
     if not settings.LABEL_STUDIO_URL or not settings.LABEL_STUDIO_API_KEY:
         raise DomainError(
             "Label Studio is not configured: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
-            "(scripts/labelstudio start writes them to .labelstudio/env)."
+            "(scripts/labelstudio start sets them in .env)."
         )
     return LabelStudioClient(settings.LABEL_STUDIO_URL, settings.LABEL_STUDIO_API_KEY)
+
+
+@contextmanager
+def _label_studio(client: LabelStudioClient | None) -> Iterator[LabelStudioClient]:
+    """The caller's client, or one made from the settings and closed afterwards."""
+    if client is not None:
+        yield client
+        return
+    own = label_studio_client()
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,8 @@ def annotation_batch_push(
     The sample and its tasks are committed before Label Studio is contacted, so when Label Studio is down the
     push fails clearly and re-running it continues without duplicating anything.
     """
-    client = client or label_studio_client()
+    if client is None:
+        label_studio_client().close()  # not configured: say so before anything is drawn or stored
     batch, created = annotation_batch_get_or_create(
         study=study,
         size=size,
@@ -172,7 +187,8 @@ def annotation_batch_push(
         tasks_per_rater=tasks_per_rater,
     )
     try:
-        result = _push_to_label_studio(batch, client)
+        with _label_studio(client) as ls:
+            result = _push_to_label_studio(batch, ls)
     except LabelStudioError as exc:
         raise DomainError(
             f"{exc} The batch is saved; run the same push again once Label Studio is up."
@@ -402,6 +418,7 @@ class SyncResult:
     annotations: int
     created: int
     deleted: int
+    unreadable: int = 0
 
 
 def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) -> SyncResult:
@@ -410,45 +427,56 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
 
     Deletions can only be seen in a full listing, so each batch's project is read whole (a study's batches
     are hundreds of tasks, not millions). A batch is one transaction: a sync cut short leaves no half state.
+    An annotation that does not fit the interface is logged and left as it is, never taken for deleted.
     """
-    client = client or label_studio_client()
-    seen_total = created = deleted = 0
+    seen_total = created = deleted = unreadable = 0
     batches = list(study.batches.exclude(label_studio_project_id=None))
-    for batch in batches:
-        started = timezone.now()
-        assert batch.label_studio_project_id is not None
-        try:
-            records = client.annotations_since(batch.label_studio_project_id, None)
-        except LabelStudioError as exc:
-            raise DomainError(
-                f"{exc} Nothing more was changed; run the sync again once Label Studio is up."
-            ) from exc
-        with transaction.atomic():
-            seen: set[int] = set()
-            for record in records:
-                outcome = judgment_upsert(
-                    annotation=_record_as_annotation(record), task_data=record.task_data
+    with _label_studio(client) as ls:
+        for batch in batches:
+            assert batch.label_studio_project_id is not None
+            listed_at = timezone.now()
+            try:
+                records = ls.annotations_since(batch.label_studio_project_id, None)
+            except LabelStudioError as exc:
+                raise DomainError(
+                    f"{exc} Nothing more was changed; run the sync again once Label Studio is up."
+                ) from exc
+            with transaction.atomic():
+                seen: set[int] = set()
+                for record in records:
+                    try:
+                        outcome = judgment_upsert(
+                            annotation=_record_as_annotation(record), task_data=record.task_data
+                        )
+                    except PayloadError as exc:
+                        logger.warning("unreadable annotation=%s batch=%s: %s", record.id, batch.pk, exc)
+                        seen.add(record.id)
+                        unreadable += 1
+                        continue
+                    if outcome is not None:
+                        seen.add(record.id)
+                        created += outcome[1]
+                # A judgment a webhook stored after the listing was taken is not missing from it.
+                gone = (
+                    HumanJudgment.objects.filter(task__batch=batch, deleted=False, received_at__lt=listed_at)
+                    .exclude(label_studio_annotation_id__in=seen)
+                    .values_list("label_studio_annotation_id", flat=True)
                 )
-                if outcome is not None:
-                    seen.add(record.id)
-                    created += outcome[1]
-            gone = (
-                HumanJudgment.objects.filter(task__batch=batch, deleted=False)
-                .exclude(label_studio_annotation_id__in=seen)
-                .values_list("label_studio_annotation_id", flat=True)
-            )
-            deleted += judgments_mark_deleted(annotation_ids=list(gone))
-            AnnotationBatch.objects.filter(pk=batch.pk).update(last_synced_at=started)
-        seen_total += len(seen)
+                deleted += judgments_mark_deleted(annotation_ids=list(gone))
+                AnnotationBatch.objects.filter(pk=batch.pk).update(last_synced_at=listed_at)
+            seen_total += len(seen)
     logger.info(
-        "annotation sync study=%s batches=%d annotations=%d created=%d deleted=%d",
+        "annotation sync study=%s batches=%d annotations=%d created=%d deleted=%d unreadable=%d",
         study.pk,
         len(batches),
         seen_total,
         created,
         deleted,
+        unreadable,
     )
-    return SyncResult(batches=len(batches), annotations=seen_total, created=created, deleted=deleted)
+    return SyncResult(
+        batches=len(batches), annotations=seen_total, created=created, deleted=deleted, unreadable=unreadable
+    )
 
 
 def _record_as_annotation(record: AnnotationRecord) -> dict[str, Any]:
@@ -518,15 +546,15 @@ def rater_provision(*, rater: Rater, client: LabelStudioClient | None = None) ->
             locked.save(update_fields=["label_studio_password"])
     if locked.label_studio_user_id is not None:
         return locked
-    client = client or label_studio_client()
-    account = client.ensure_user(
-        email=locked.email,
-        username=f"rater-{locked.batch.key}-{locked.pk}",
-        first_name="Rater",
-        last_name=str(locked.pk),
-        password=locked.label_studio_password,
-        want_token=False,
-    )
+    with _label_studio(client) as ls:
+        account = ls.ensure_user(
+            email=locked.email,
+            username=f"rater-{locked.batch.key}-{locked.pk}",
+            first_name="Rater",
+            last_name=str(locked.pk),
+            password=locked.label_studio_password,
+            want_token=False,
+        )
     Rater.objects.filter(pk=locked.pk).update(label_studio_user_id=account.id)
     locked.label_studio_user_id = account.id
     # Annotations the account made before we knew its id (a lost answer) now get their rater.

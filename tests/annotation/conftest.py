@@ -41,6 +41,10 @@ class RecordingLabelStudio:
     users: dict[str, int] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail: bool = False
+    closed: int = 0
+
+    def close(self) -> None:
+        self.closed += 1
 
     def ensure_user(self, *, email: str, username: str, **kwargs: Any) -> RaterAccount:
         self.calls.append(email)

@@ -29,3 +29,8 @@ class Command(BaseCommand):
             f"Synced {result.batches} batch(es): {result.annotations} annotation(s) in Label Studio, "
             f"{result.created} new judgment(s), {result.deleted} marked deleted.\n"
         )
+        if result.unreadable:
+            self.stderr.write(
+                f"{result.unreadable} annotation(s) do not fit the labeling interface and were left out "
+                "(see the log for their ids).\n"
+            )

@@ -1,0 +1,97 @@
+"""The catch-up sync's bookkeeping (against Label Studio itself in tests/integration): idempotent, deletions
+marked, a webhook racing the sync never taken for a deletion, unreadable annotations left alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from annotation import services
+from annotation.labelstudio import AnnotationRecord
+from annotation.models import AnnotationBatch, HumanJudgment
+from tests.annotation.factories import annotation
+
+
+def record(
+    batch: AnnotationBatch, annotation_id: int, task_index: int = 0, **fields: Any
+) -> AnnotationRecord:
+    task = batch.tasks.order_by("id")[task_index]
+    raw = annotation(annotation_id, **fields)
+    moment = datetime(2026, 1, 2, tzinfo=UTC)
+    return AnnotationRecord(
+        id=annotation_id,
+        task_id=500 + task_index,
+        task_data={"hvae_key": task.key},
+        completed_by=raw["completed_by"],
+        result=raw["result"],
+        lead_time=raw["lead_time"],
+        created_at=moment,
+        updated_at=moment,
+        was_cancelled=False,
+    )
+
+
+@dataclass
+class ListingLabelStudio:
+    records: list[AnnotationRecord] = field(default_factory=list)
+    during_listing: Callable[[], None] | None = None
+
+    def annotations_since(self, project_id: int, since: datetime | None) -> list[AnnotationRecord]:
+        if self.during_listing is not None:
+            self.during_listing()
+        return list(self.records)
+
+
+def sync(batch: AnnotationBatch, ls: ListingLabelStudio) -> services.SyncResult:
+    return services.annotation_sync(study=batch.study, client=ls)  # type: ignore[arg-type]
+
+
+def test_sync_is_idempotent_and_marks_vanished_annotations_deleted(batch: AnnotationBatch) -> None:
+    ls = ListingLabelStudio([record(batch, 1), record(batch, 2, 1, category="competitive", angle=-15)])
+
+    first = sync(batch, ls)
+    again = sync(batch, ls)
+    ls.records = ls.records[1:]
+    after_delete = sync(batch, ls)
+
+    assert (first.annotations, first.created, first.deleted) == (2, 2, 0)
+    assert (again.annotations, again.created, again.deleted) == (2, 0, 0)
+    assert (after_delete.annotations, after_delete.created, after_delete.deleted) == (1, 0, 1)
+    assert HumanJudgment.objects.get(label_studio_annotation_id=1).deleted
+    assert HumanJudgment.objects.get(label_studio_annotation_id=2).category == "competitive"
+    batch.refresh_from_db()
+    assert batch.last_synced_at is not None
+
+
+def test_a_judgment_a_webhook_stores_while_the_sync_lists_is_not_taken_for_deleted(
+    batch: AnnotationBatch,
+) -> None:
+    task = batch.tasks.order_by("id")[2]
+
+    def webhook_arrives() -> None:
+        services.webhook_handle(
+            payload={
+                "action": "ANNOTATION_CREATED",
+                "annotation": annotation(9),
+                "task": {"data": {"hvae_key": task.key}},
+            }
+        )
+
+    result = sync(batch, ListingLabelStudio([record(batch, 1)], during_listing=webhook_arrives))
+
+    assert result.deleted == 0
+    assert not HumanJudgment.objects.get(label_studio_annotation_id=9).deleted
+
+
+def test_an_unreadable_annotation_is_counted_and_left_alone(batch: AnnotationBatch) -> None:
+    sync(batch, ListingLabelStudio([record(batch, 1)]))
+    bad = record(batch, 1, extra=[{"from_name": "angle", "value": {"number": 1000}}])
+
+    result = sync(batch, ListingLabelStudio([bad, record(batch, 2, 1)]))
+
+    assert (result.unreadable, result.created, result.deleted) == (1, 1, 0)
+    judgment = HumanJudgment.objects.get(label_studio_annotation_id=1)
+    assert not judgment.deleted
+    assert judgment.angle_estimate == 40.0
