@@ -1,12 +1,13 @@
 """Decisions per second through the full evaluation pipeline against the reference agents.
 
-    .venv/bin/python benchmarks/throughput.py [--trials 160] [--concurrency 64] [--latency-ms 200]
+    .venv/bin/python benchmarks/throughput.py [--trials 256] [--concurrency 64] [--latency-ms 200]
 
 The reference server runs in its own process with an injected latency per response. The pipeline (claiming,
 HTTP client, conversation, extraction, scoring, database writes) runs ``trials`` plain-strategy trials of
 ``ref-faithful`` at the given concurrency. Printed: decisions/s, the ideal bound (concurrency / latency requests
-per second, times the share of requests that are decisions), and the same number of calls made by a bare
-AsyncOpenAI loop at the same concurrency. The database is ``DATABASE_URL`` when set, else a fresh SQLite file.
+per second, times the share of requests that are decisions), and the same requests (every message and parameter
+the pipeline sent) replayed by a bare AsyncOpenAI loop at the same concurrency. The database is ``DATABASE_URL``
+when set, else a fresh SQLite file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,32 +47,31 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"the reference server at {url} did not start")
 
 
-async def bare_loop(base_url: str, n_calls: int, concurrency: int) -> float:
-    """The same number of chat calls with nothing around them: the client-side ceiling."""
+async def bare_loop(
+    base_url: str, requests: list[tuple[list[dict[str, str]], dict[str, Any]]], concurrency: int
+) -> float:
+    """The pipeline's own requests replayed with nothing around them: the client-side ceiling (calls/s)."""
     import openai
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
     gate = asyncio.Semaphore(concurrency)
-    messages = [
-        {"role": "user", "content": "Describe, in a short paragraph, a person with a prosocial value."}
-    ]
 
-    async def one() -> None:
+    async def one(messages: list[dict[str, str]], params: dict[str, Any]) -> None:
         async with gate:
-            await client.chat.completions.create(model="ref-faithful", messages=messages)  # type: ignore[arg-type]
+            await client.chat.completions.create(messages=messages, **params)  # type: ignore[arg-type]
 
     started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(n_calls)))
+    await asyncio.gather(*(one(messages, params) for messages, params in requests))
     elapsed = time.perf_counter() - started
     await client.close()
-    return n_calls / elapsed
+    return len(requests) / elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=160)
+    parser.add_argument("--trials", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=200.0)
     args = parser.parse_args()
@@ -125,7 +126,12 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         decisions = ItemResponse.objects.filter(trial__run_id__in=run_ids).count()
         calls = LLMCall.objects.filter(run_id__in=run_ids).count()
-        bare_calls_per_s = asyncio.run(bare_loop(base_url, calls, args.concurrency))
+        requests = list(
+            LLMCall.objects.filter(run_id__in=run_ids)
+            .order_by("id")
+            .values_list("request_messages", "params")
+        )
+        bare_calls_per_s = asyncio.run(bare_loop(base_url, requests, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)

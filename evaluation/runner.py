@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Trial], None]
 FLUSH_SECONDS = 0.5
+CANCEL_POLL_SECONDS = 1.0
 
 
 class _TrialFailed(Exception):
@@ -50,12 +50,6 @@ class _CallBuffer:
             await sync_to_async(services.llm_calls_store)(calls=batch)
 
 
-@dataclass
-class _RunState:
-    cancelled: bool = False
-    checked_at: float = 0.0
-
-
 class Executor:
     """Runs the pending trials of some runs to the end, in this process."""
 
@@ -74,7 +68,8 @@ class Executor:
         self.claimed = 0
         self.calls = _CallBuffer()
         self.in_flight: dict[str, int] = {}
-        self.run_states: dict[int, _RunState] = {}
+        self.runs_by_endpoint: dict[int, list[int]] = {}
+        self.cancelled: set[int] = set()
         self.clients: dict[int, LLMClient] = {}
         self.templates: dict[int, dict[str, str]] = {}
 
@@ -87,6 +82,7 @@ class Executor:
         background = [
             asyncio.create_task(self._flush_forever()),
             asyncio.create_task(self._heartbeat_forever()),
+            asyncio.create_task(self._watch_cancellation()),
         ]
         try:
             for endpoint in endpoints:
@@ -115,6 +111,7 @@ class Executor:
         endpoints: dict[int, ModelEndpoint] = {}
         for run in runs:
             endpoints[run.endpoint.pk] = run.endpoint
+            self.runs_by_endpoint.setdefault(run.endpoint.pk, []).append(run.pk)
             if run.extractor_endpoint is not None:
                 endpoints[run.extractor_endpoint.pk] = run.extractor_endpoint
             self.templates[run.pk] = services.run_templates(run)
@@ -133,39 +130,35 @@ class Executor:
     async def _claim(self, endpoint_id: int, token: str) -> Trial | None:
         if self.max_trials is not None and self.claimed >= self.max_trials:
             return None
-        run_ids = await sync_to_async(self._runs_on_endpoint)(endpoint_id)
+        run_ids = self.runs_by_endpoint.get(endpoint_id, [])
         trial = await sync_to_async(services.trial_claim)(run_ids=run_ids, token=token)
         if trial is None:
             return None
         self.claimed += 1
         return trial
 
-    def _runs_on_endpoint(self, endpoint_id: int) -> list[int]:
-        return list(
-            EvaluationRun.objects.filter(pk__in=self.run_ids, endpoint_id=endpoint_id).values_list(
-                "pk", flat=True
-            )
-        )
-
     async def _worker(self, endpoint_id: int) -> None:
         while True:
             token = services.new_claim_token()
-            trial = await self._claim(endpoint_id, token)
-            if trial is None:
-                if await self._wait_for_stale(endpoint_id):
-                    continue
-                return
-            self.in_flight[token] = trial.pk
+            self.in_flight[token] = 0  # before the claim: our own trials are never "held elsewhere"
             try:
-                outcome = await self._run_trial(trial)
-            except _Cancelled:
-                await sync_to_async(services.trial_release)(trial_id=trial.pk, token=token)
-                continue
+                trial = await self._claim(endpoint_id, token)
+                if trial is None:
+                    self.in_flight.pop(token)
+                    if await self._wait_for_stale(endpoint_id):
+                        continue
+                    return
+                self.in_flight[token] = trial.pk
+                try:
+                    outcome = await self._run_trial(trial)
+                except _Cancelled:
+                    await sync_to_async(services.trial_release)(trial_id=trial.pk, token=token)
+                    continue
+                stored = await sync_to_async(services.trial_record_result)(
+                    trial=trial, token=token, outcome=outcome
+                )
             finally:
                 self.in_flight.pop(token, None)
-            stored = await sync_to_async(services.trial_record_result)(
-                trial=trial, token=token, outcome=outcome
-            )
             if stored and self.progress is not None:
                 await sync_to_async(trial.refresh_from_db)()
                 self.progress(trial)
@@ -174,11 +167,12 @@ class Executor:
         """With nothing pending, wait for trials another (possibly dead) worker holds; True to try again."""
         if self.max_trials is not None and self.claimed >= self.max_trials:
             return False
-        run_ids = await sync_to_async(self._runs_on_endpoint)(endpoint_id)
+        run_ids = self.runs_by_endpoint.get(endpoint_id, [])
         held = await sync_to_async(self._held_elsewhere)(run_ids)
         if not held:
             return False
-        await asyncio.sleep(max(0.2, self.stale_seconds / 4))
+        # Poll often enough to finish soon after the last live trial, release only what went stale.
+        await asyncio.sleep(min(1.0, max(0.2, self.stale_seconds / 4)))
         await sync_to_async(services.trials_release_stale)(
             run_ids=run_ids, older_than_seconds=self.stale_seconds
         )
@@ -193,16 +187,19 @@ class Executor:
             .exists()
         )
 
-    async def _is_cancelled(self, run_id: int) -> bool:
-        state = self.run_states.setdefault(run_id, _RunState())
-        now = time.monotonic()
-        if now - state.checked_at > 1.0:
-            status = await sync_to_async(
-                lambda: EvaluationRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
-            )()
-            state.cancelled = status != EvaluationRun.Status.RUNNING
-            state.checked_at = now
-        return state.cancelled
+    async def _watch_cancellation(self) -> None:
+        """Once a second, note which runs stopped running (cancelled); their trials stop at the next call."""
+        while True:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            stopped = await sync_to_async(self._stopped_runs)()
+            self.cancelled = stopped
+
+    def _stopped_runs(self) -> set[int]:
+        return set(
+            EvaluationRun.objects.filter(pk__in=self.run_ids)
+            .exclude(status=EvaluationRun.Status.RUNNING)
+            .values_list("pk", flat=True)
+        )
 
     async def _run_trial(self, trial: Trial) -> services.TrialOutcome:
         run = trial.run
@@ -223,7 +220,7 @@ class Executor:
         outcomes: list[services.ItemOutcome] = []
 
         async def ask(content: str, purpose: str, item: int | None = None) -> str:
-            if await self._is_cancelled(run.pk):
+            if run.pk in self.cancelled:
                 raise _Cancelled
             messages.append({"role": "user", "content": content})
             result = await client.chat(

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
+
+from evaluation import services
+from evaluation.models import ModelEndpoint, Study
+from evaluation.reference_llm.server import ServerConfig, start_in_thread
 
 
 @pytest.fixture
@@ -20,3 +26,23 @@ def api_client(user) -> APIClient:
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def reference_server() -> Iterator[str]:
+    """The reference agents over real HTTP on loopback, for the whole session."""
+    server = start_in_thread(ServerConfig(host="127.0.0.1", port=0))
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def study(db) -> Study:
+    return services.study_get_or_create(name="test study")
+
+
+@pytest.fixture
+def reference_endpoint(db, reference_server: str) -> ModelEndpoint:
+    return services.endpoint_get_or_create(base_url=reference_server, max_concurrency=16)

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from evaluation.models import EvaluationRun, ItemResponse, LLMCall, Trial
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
-from tests.evaluation.conftest import manage
+from tests.processes import manage
 
 
 def run_cli(*args: str) -> str:

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from evaluation import jobs, services
 from evaluation.models import EvaluationRun, Trial
-from tests.evaluation.conftest import manage
+from tests.processes import manage
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 BROKER = os.environ.get("HVAE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -35,7 +35,9 @@ def test_celery_worker_executes_queued_batches(redis_broker, reference_server) -
     run, _ = services.evaluation_run_create(
         study=study,
         endpoint=endpoint,
-        design=services.RunDesign(model="ref-faithful", value="prosocial", n_trials=10),
+        design=services.RunDesign(
+            model="ref-faithful", value="prosocial", n_trials=10, extractor_model="ref-extractor"
+        ),
     )
     worker = manage(
         "shell",
@@ -51,13 +53,17 @@ def test_celery_worker_executes_queued_batches(redis_broker, reference_server) -
             app.conf.broker_url = redis_broker
             assert jobs.start_runs([run.pk]) == "celery"
         deadline = time.monotonic() + 120
-        while Trial.objects.filter(run=run, status=Trial.Status.SCORED).count() < 10:
+        while EvaluationRun.objects.get(pk=run.pk).status != EvaluationRun.Status.COMPLETED:
             assert worker.poll() is None, worker.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the worker did not finish the run"
+            if time.monotonic() > deadline:
+                worker.terminate()
+                pytest.fail(f"the worker did not finish the run: {worker.communicate(timeout=30)[1][-3000:]}")
             time.sleep(0.3)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=30)
     run.refresh_from_db()
     assert run.status == EvaluationRun.Status.COMPLETED
     assert Trial.objects.filter(run=run).count() == 10
+    assert Trial.objects.filter(run=run, status=Trial.Status.SCORED).count() == 10
