@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pandas as pd
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,6 +75,7 @@ class AgreementCalculatorApi(APIView):
     Bland-Altman bias and limits of agreement. These are the statistics of the study report.
     """
 
+    @extend_schema_serializer(component_name="AgreementCalculatorInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         ratings = RatingSerializer(many=True, allow_empty=False)
         reference = ReferenceSerializer(many=True, required=False)

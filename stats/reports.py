@@ -284,6 +284,18 @@ def _estimate_rows(section: str, estimates: dict[str, Any]) -> list[dict[str, An
     return rows
 
 
+TABLE_NAMES = (
+    "automated",
+    "goal_vs_plain",
+    "consistency_cells",
+    "consistency",
+    "agreement",
+    "confusion_matrix",
+    "gold_accuracy",
+    "runs",
+)
+"""The report's tables, each downloadable as CSV (``report_tables`` builds them)."""
+
 HUMAN_STATISTICS = (
     "kappa_vs_majority",
     "weighted_kappa_vs_majority",

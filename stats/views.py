@@ -40,7 +40,7 @@ def report_context(study: Study, *, include_flagged: bool) -> dict[str, Any]:
         "runs": evaluation_selectors.runs_for_study(study=study),
         # matplotlib's SVG with text as outlines: no model or rater text can become markup.
         "figures": {name: _trusted_svg(svg) for name, svg in figures.items()},
-        "tables": list(reports.report_tables(report)),
+        "tables": reports.TABLE_NAMES,
         "raw_names": list(RAW_TABLES),
         "include_flagged": include_flagged,
     }
