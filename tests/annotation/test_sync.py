@@ -95,3 +95,15 @@ def test_an_unreadable_annotation_is_counted_and_left_alone(batch: AnnotationBat
     judgment = HumanJudgment.objects.get(label_studio_annotation_id=1)
     assert not judgment.deleted
     assert judgment.angle_estimate == 40.0
+
+
+def test_the_scheduled_task_syncs_every_pushed_study(batch: AnnotationBatch, monkeypatch: Any) -> None:
+    from annotation import tasks
+
+    ls = ListingLabelStudio([record(batch, 1), record(batch, 2, 1)])
+    ls.close = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(services, "label_studio_client", lambda: ls)
+
+    assert tasks.sync_all_studies() == 2
+    assert tasks.sync_all_studies() == 0
+    assert HumanJudgment.objects.count() == 2

@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from annotation import services
 from annotation.labelstudio import LabelStudioClient
@@ -105,24 +107,20 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> N
 def test_push_twice_reuses_the_batch_and_adds_no_task(
     configured: LabelStudioServer, study: Study, capsys: Any
 ) -> None:
-    args = ["--study", study.name, "--size", "6", "--overlap", "2", "--seed", "5", "--gold", "2"]
-    call_command("annotation_push", *args, "--show-prediction", "--extraction-audit")
-    first = capsys.readouterr().out
-    call_command("annotation_push", *args)
-    second = capsys.readouterr().out
-    call_command(
-        "annotation_push",
-        "--study",
-        str(study.pk),
-        "--size",
-        "6",
-        "--overlap",
-        "2",
-        "--seed",
-        "5",
-        "--gold",
-        "2",
+    def push(study_ref: str, seed: int, *options: str) -> str:
+        design = ["--size", "6", "--overlap", "2", "--seed", str(seed), "--gold", "2"]
+        call_command("annotation_push", "--study", study_ref, *design, *options)
+        return str(capsys.readouterr().out)
+
+    first = push(study.name, 5, "--show-prediction", "--extraction-audit")
+    second = push(study.name, 5)
+    push(str(study.pk), 5)
+    api = APIClient()
+    api.force_authenticate(
+        get_user_model().objects.create_user(username="researcher", password="x-long-password")
     )
+    design = {"study": study.pk, "size": 6, "overlap": 2, "seed": 5, "gold": 2}
+    through_api = api.post("/api/v1/batches", design, format="json")
 
     batch = AnnotationBatch.objects.get()
     assert batch.label_studio_project_id is not None
@@ -130,6 +128,8 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     assert "8 task(s) imported, 0 already there" in first
     assert "reused" in second
     assert "0 task(s) imported, 8 already there" in second
+    assert through_api.status_code == 200  # reused, not created
+    assert through_api.json()["id"] == batch.pk
     assert ls_task_count(configured, batch.label_studio_project_id) == 8
     assert batch.tasks.exclude(label_studio_task_id=None).count() == 8
     project = ls_get(configured, f"/api/projects/{batch.label_studio_project_id}/")
@@ -142,19 +142,7 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     )  # the automated category, shown only because this batch asked for it
     assert task["data"]["choices"].startswith("item 1: option 5")
 
-    call_command(
-        "annotation_push",
-        "--study",
-        study.name,
-        "--size",
-        "6",
-        "--overlap",
-        "2",
-        "--seed",
-        "6",
-        "--gold",
-        "2",
-    )
+    push(study.name, 6)
     assert AnnotationBatch.objects.count() == 2
     other = AnnotationBatch.objects.exclude(pk=batch.pk).get()
     assert other.label_studio_project_id != batch.label_studio_project_id
