@@ -73,6 +73,7 @@ def _cell_row(key: tuple[str, str, str], cell: pd.DataFrame, methods: dict[str, 
         "n_trials": len(cell),
         "n_scored": len(scored),
         "n_failed": int((cell["status"] == FAILED).sum()),
+        "angle": comparison.mean_estimate(angles.tolist()).to_dict(),
         "mean_angle": _number(angles.mean()) if len(angles) else None,
         "sd_angle": _number(angles.std(ddof=1)) if len(angles) > 1 else None,
         "target_angle": svo.target_angle(key[1]) if key[1] in svo.VALUES else None,
@@ -323,11 +324,9 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
     automated = []
     for cell in report["automated"]["cells"]:
         row = {key: cell[key] for key in (*CELL, "reference_agent", "n_trials", "n_scored", "n_failed")}
-        row.update(
-            {key: cell[key] for key in ("mean_angle", "sd_angle", "target_angle", "mean_angular_deviation")}
-        )
+        row.update({key: cell[key] for key in ("sd_angle", "target_angle", "mean_angular_deviation")})
         row.update({f"n_{category}": count for category, count in cell["categories"].items()})
-        for name in ("value_rationality", "hit_rate", "transitive_rate"):
+        for name in ("angle", "value_rationality", "hit_rate", "transitive_rate"):
             row.update(_flat(name, cell[name]))
         row.update({f"extraction_{method}": n for method, n in cell["extraction"].items()})
         automated.append(row)

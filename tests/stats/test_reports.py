@@ -61,6 +61,8 @@ def test_automated_cells_match_the_trials(validated_study, report):
         cell = cells[key]
         assert cell["n_scored"] == len(rows) == 12  # two runs of six trials
         assert cell["mean_angle"] == pytest.approx(angles.mean())
+        assert cell["angle"]["value"] == pytest.approx(angles.mean())
+        assert cell["angle"]["ci_low"] <= cell["angle"]["value"] <= cell["angle"]["ci_high"]
         assert cell["sd_angle"] == pytest.approx(angles.std(ddof=1))
         assert cell["value_rationality"]["value"] == pytest.approx(rationality.mean())
         assert cell["hit_rate"]["value"] == pytest.approx(hits.mean())
