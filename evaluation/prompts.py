@@ -45,11 +45,11 @@ VALUE_DEFINITIONS: Final[dict[str, str]] = {
 TEMPLATES: Final[dict[str, str]] = {
     "system": "You are a participant in a decision-making study. Answer every question in character.",
     "system_value": (
-        "You are a participant in a decision-making study. You are a person with a {value} social value "
+        "You are a participant in a decision-making study. You are a person with {a_value} social value "
         "orientation: someone who {value_definition}. Stay in this role for the whole conversation."
     ),
     "value_description": (
-        "Describe, in a short paragraph, a person with a {value} social value orientation: someone who "
+        "Describe, in a short paragraph, a person with {a_value} social value orientation: someone who "
         "{value_definition}."
     ),
     "value_adoption": (
@@ -153,7 +153,8 @@ def plan_conversation(
         raise ValueError(f"unknown strategy {strategy!r}; expected 'plain' or 'goal'")
     if variant not in VARIANTS:
         raise ValueError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    fields = {"value": value, "value_definition": VALUE_DEFINITIONS[value]}
+    article = "an" if value[0] in "aeiou" else "a"
+    fields = {"value": value, "a_value": f"{article} {value}", "value_definition": VALUE_DEFINITIONS[value]}
     labels = presented[0].labels
     intro = templates["task_intro"].format(
         n_items=len(presented), first_label=labels[0], last_label=labels[-1]

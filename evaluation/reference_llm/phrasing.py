@@ -140,7 +140,7 @@ def _ordinal(shown: Shown) -> str:
 # (weight, template). Fields: label, own, other, ordinal, own_words, other_words, reason.
 _FORMATS: Final[tuple[tuple[int, str], ...]] = (
     (14, "I choose option {label}, because {reason}"),
-    (10, "**{label}**\n\nThis person would pick it because {reason}"),
+    (10, "**{label}**\n\nI pick it because {reason}"),
     (
         10,
         "My answer is {label}) You receive {own}, the other person receives {other}. I pick it since {reason}",
