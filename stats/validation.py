@@ -325,7 +325,9 @@ def human_validation(
     with_automated = pd.concat(
         [
             humans,
-            pd.DataFrame({"trial_id": trials, "rater": AUTOMATED_RATER, "angle": auto_angle.reindex(trials)}),
+            pd.DataFrame(
+                {"trial_id": trials, "rater": AUTOMATED_RATER, "angle": auto_angle.reindex(trials).to_numpy()}
+            ),
         ]
     )
     result["icc_automated_as_rater"] = {
@@ -342,7 +344,7 @@ def human_validation(
                 {
                     "trial_id": human_mean.index,
                     "rater": AUTOMATED_RATER,
-                    "angle": auto_angle.reindex(human_mean.index),
+                    "angle": auto_angle.reindex(human_mean.index).to_numpy(),
                 }
             ),
         ]
