@@ -570,7 +570,7 @@ def test_krippendorff_alpha_rejects_malformed_input(data, options, message):
 
 def test_icc_reproduces_shrout_and_fleiss_1979_table_2():
     # Shrout & Fleiss (1979), Table 2 (data; ANOVA mean squares BMS 11.24, WMS 6.26, JMS 32.49,
-    # EMS 1.02) and p. 425: ICC(1,1) .17, ICC(2,1) .29, ICC(3,1) .71, ICC(1,4) .44, ICC(2,4) .62, ICC(3,4) .91.
+    # EMS 1.02); the ICCs it reports: ICC(1,1) .17, ICC(2,1) .29, ICC(3,1) .71, ICC(1,4) .44, ICC(2,4) .62, ICC(3,4) .91.
     # The paper prints two decimals; from its mean squares the three-decimal values are .166, .290, .715, .443,
     # .620, .909 (checked independently against pingouin 0.7).
     estimates = _icc(SHROUT_FLEISS_RATINGS)
