@@ -10,6 +10,8 @@ from django.utils.safestring import SafeString
 
 from annotation import selectors, services
 from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from evaluation.models import Study
+from hvae_site.api import DomainError
 
 
 @admin.register(AnnotationBatch)
@@ -34,6 +36,22 @@ class AnnotationBatchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_synced_at",
         "created_at",
     ]
+
+    actions = ["sync_from_label_studio"]
+
+    @admin.action(description="Sync judgments from Label Studio (the studies of the selected batches)")
+    def sync_from_label_studio(self, request: HttpRequest, queryset: QuerySet[AnnotationBatch]) -> None:
+        for study in Study.objects.filter(batches__in=queryset).distinct():
+            try:
+                result = services.annotation_sync(study=study)
+            except DomainError as exc:
+                messages.error(request, f"{study}: {exc.message}")
+                continue
+            messages.info(
+                request,
+                f"{study}: {result.annotations} annotation(s) in Label Studio, {result.created} new judgment(s), "
+                f"{result.deleted} marked deleted.",
+            )
 
     @admin.display(description="judgments")
     def judgment_count(self, batch: AnnotationBatch) -> int:

@@ -61,3 +61,20 @@ def test_judgment_pages_escape_the_raters_comment(admin_client: Client, batch: A
     page = admin_client.get(f"/admin/annotation/humanjudgment/{judgment.pk}/change/").content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)</script>" not in page
+
+
+def test_batch_action_syncs_and_reports_label_studio_being_down(
+    admin_client: Client, batch: AnnotationBatch, settings: object
+) -> None:
+    settings.LABEL_STUDIO_URL = "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    settings.LABEL_STUDIO_API_KEY = "key"  # type: ignore[attr-defined]
+
+    response = admin_client.post(
+        "/admin/annotation/annotationbatch/",
+        {"action": "sync_from_label_studio", "_selected_action": [batch.pk]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "is not reachable" in page
+    assert "run the sync again once Label Studio is up" in page

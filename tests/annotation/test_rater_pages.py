@@ -194,3 +194,13 @@ def test_completion_url_keeps_a_code_it_already_has() -> None:
     assert selectors._with_code("https://x.example/done?cc=OLD", "NEW") == "https://x.example/done?cc=OLD"
     assert selectors._with_code("https://x.example/done?a=1", "NEW") == "https://x.example/done?a=1&cc=NEW"
     assert selectors._with_code("", "NEW") == ""
+
+
+def test_progress_page_refreshes_itself_until_done(
+    client: Client, batch: AnnotationBatch, fake_label_studio: RecordingLabelStudio
+) -> None:
+    consent(client, batch)
+    client.post(reverse("rater-start", kwargs={"token": selectors.invite_token(batch=batch)}))
+    assert (
+        '<meta http-equiv="refresh" content="30">' in client.get(reverse("rater-progress")).content.decode()
+    )
