@@ -45,3 +45,14 @@ def get(mapping: Any, key: str) -> Any:
 def json_text(value: Any) -> str:
     """A JSON value as compact text (escaped by the template like any other text)."""
     return json.dumps(value, sort_keys=True, default=str)
+
+
+@register.filter
+def how(value: Any) -> str:
+    """How an estimate was made, and what was left out or assumed (its method, and its note when the
+    estimate column does not already show it in place of a value)."""
+    if not isinstance(value, dict):
+        return ""
+    note = str(value.get("note") or "") if _finite(value.get("value")) else ""
+    parts = [str(value.get("method") or ""), note]
+    return "; ".join(part for part in parts if part)

@@ -79,6 +79,8 @@ def test_the_page_has_every_section_and_figure_inline(client, validated_study):
         'id="methods-batches"',
         "Prompt templates (verbatim)",
         "ICC = 0.78",
+        "one-way forms only (Shrout &amp; Fleiss 1979, case 1)",  # what was assumed is said on the page
+        "whose raters tie",
     ):
         assert anchor in page, anchor
     for figure in ("heatmap", "ring", "goal-vs-plain", "confusion", "bland-altman"):
