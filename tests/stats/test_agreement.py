@@ -598,6 +598,7 @@ def test_icc_reproduces_shrout_and_fleiss_1979_table_2():
         assert contains_estimate(estimates[form])
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside pingouin 0.7 on pandas 3
 @pytest.mark.parametrize("seed", range(5))
 def test_icc_matches_pingouin_on_random_ratings(seed):
     rng = np.random.default_rng(seed)

@@ -111,7 +111,7 @@ def test_mean_kappa_vs_each_rater_matches_scikit_learn(validated_study, report):
     assert report["human"]["mean_weighted_kappa_vs_raters"]["value"] == pytest.approx(np.mean(weighted))
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside pingouin 0.7 on pandas 3
 def test_angle_agreement_matches_pingouin_and_krippendorff(validated_study, report):
     automated = _automated(validated_study.study)
     rows = [r for r in _live_judgments(validated_study.study) if not r["task__is_gold"]]
