@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connection, connections
 
 from evaluation import extraction, prompts, services, svo
 from evaluation.llm import ChatResult, LLMClient
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Trial], None]
 FLUSH_SECONDS = 0.5
+DB_THREADS = 4
+_T = TypeVar("_T")
 CANCEL_POLL_SECONDS = 1.0
 
 
@@ -37,8 +42,35 @@ class _Cancelled(Exception):
     pass
 
 
+class _Database:
+    """Where the executor's ORM calls run: a few threads on a database server, one on SQLite (one writer).
+
+    The event loop never waits on the database; with PostgreSQL, claims and results of different trials are
+    written in parallel over one connection per thread, closed when the executor ends.
+    """
+
+    def __init__(self) -> None:
+        self.threads = 1 if connection.vendor == "sqlite" else DB_THREADS
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hvae-db")
+
+    async def __call__(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        barrier = threading.Barrier(self.threads)
+
+        def close_in_this_thread() -> None:
+            barrier.wait(timeout=30)  # one task per thread: every thread closes its own connection
+            connections.close_all()
+
+        for future in [self.pool.submit(close_in_this_thread) for _ in range(self.threads)]:
+            future.result()
+        self.pool.shutdown()
+
+
 @dataclass
 class _CallBuffer:
+    db: _Database
     pending: list[services.PendingCall] = field(default_factory=list)
 
     def add(self, result: ChatResult, *, run_id: int, trial_id: int, purpose: str, item: int | None) -> None:
@@ -47,7 +79,7 @@ class _CallBuffer:
     async def flush(self) -> None:
         if self.pending:
             batch, self.pending = self.pending, []
-            await sync_to_async(services.llm_calls_store)(calls=batch)
+            await self.db(services.llm_calls_store, calls=batch)
 
 
 class Executor:
@@ -66,7 +98,8 @@ class Executor:
         self.max_trials = max_trials
         self.stale_seconds = stale_seconds if stale_seconds is not None else services.stale_claim_seconds()
         self.claimed = 0
-        self.calls = _CallBuffer()
+        self.db = _Database()
+        self.calls = _CallBuffer(self.db)
         self.in_flight: dict[str, int] = {}
         self.runs_by_endpoint: dict[int, list[int]] = {}
         self.cancelled: set[int] = set()
@@ -74,11 +107,14 @@ class Executor:
         self.templates: dict[int, dict[str, str]] = {}
 
     def run(self) -> None:
-        asyncio.run(self.execute())
+        try:
+            asyncio.run(self.execute())
+        finally:
+            self.db.close()
 
     async def execute(self) -> None:
-        endpoints = await sync_to_async(self._endpoints)()
-        await sync_to_async(services.evaluation_run_mark_started)(run_ids=self.run_ids)
+        endpoints = await self.db(self._endpoints)
+        await self.db(services.evaluation_run_mark_started, run_ids=self.run_ids)
         background = [
             asyncio.create_task(self._flush_forever()),
             asyncio.create_task(self._heartbeat_forever()),
@@ -100,9 +136,7 @@ class Executor:
             for client in self.clients.values():
                 await client.close()
             for run_id in self.run_ids:
-                await sync_to_async(services.evaluation_run_refresh)(run_id=run_id)
-            # The ORM ran in asgiref's worker thread: close its connection rather than leak it.
-            await sync_to_async(connections.close_all)()
+                await self.db(services.evaluation_run_refresh, run_id=run_id)
 
     def _endpoints(self) -> list[ModelEndpoint]:
         runs = EvaluationRun.objects.filter(pk__in=self.run_ids).select_related(
@@ -125,13 +159,13 @@ class Executor:
     async def _heartbeat_forever(self) -> None:
         while True:
             await asyncio.sleep(max(0.2, self.stale_seconds / 4))
-            await sync_to_async(services.trials_heartbeat)(tokens=list(self.in_flight))
+            await self.db(services.trials_heartbeat, tokens=list(self.in_flight))
 
     async def _claim(self, endpoint_id: int, token: str) -> Trial | None:
         if self.max_trials is not None and self.claimed >= self.max_trials:
             return None
         run_ids = self.runs_by_endpoint.get(endpoint_id, [])
-        trial = await sync_to_async(services.trial_claim)(run_ids=run_ids, token=token)
+        trial = await self.db(services.trial_claim, run_ids=run_ids, token=token)
         if trial is None:
             return None
         self.claimed += 1
@@ -152,15 +186,14 @@ class Executor:
                 try:
                     outcome = await self._run_trial(trial)
                 except _Cancelled:
-                    await sync_to_async(services.trial_release)(trial_id=trial.pk, token=token)
+                    await self.db(services.trial_release, trial_id=trial.pk, token=token)
                     continue
-                stored = await sync_to_async(services.trial_record_result)(
-                    trial=trial, token=token, outcome=outcome
+                stored = await self.db(
+                    services.trial_record_result, trial=trial, token=token, outcome=outcome
                 )
             finally:
                 self.in_flight.pop(token, None)
             if stored and self.progress is not None:
-                await sync_to_async(trial.refresh_from_db)()
                 self.progress(trial)
 
     async def _wait_for_stale(self, endpoint_id: int) -> bool:
@@ -168,14 +201,12 @@ class Executor:
         if self.max_trials is not None and self.claimed >= self.max_trials:
             return False
         run_ids = self.runs_by_endpoint.get(endpoint_id, [])
-        held = await sync_to_async(self._held_elsewhere)(run_ids)
+        held = await self.db(self._held_elsewhere, run_ids)
         if not held:
             return False
         # Poll often enough to finish soon after the last live trial, release only what went stale.
         await asyncio.sleep(min(1.0, max(0.2, self.stale_seconds / 4)))
-        await sync_to_async(services.trials_release_stale)(
-            run_ids=run_ids, older_than_seconds=self.stale_seconds
-        )
+        await self.db(services.trials_release_stale, run_ids=run_ids, older_than_seconds=self.stale_seconds)
         return True
 
     def _held_elsewhere(self, run_ids: list[int]) -> bool:
@@ -191,7 +222,7 @@ class Executor:
         """Once a second, note which runs stopped running (cancelled); their trials stop at the next call."""
         while True:
             await asyncio.sleep(CANCEL_POLL_SECONDS)
-            stopped = await sync_to_async(self._stopped_runs)()
+            stopped = await self.db(self._stopped_runs)
             self.cancelled = stopped
 
     def _stopped_runs(self) -> set[int]:

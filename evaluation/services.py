@@ -244,29 +244,33 @@ def trials_release_stale(*, run_ids: Sequence[int], older_than_seconds: float) -
     return released
 
 
+@transaction.atomic
 def trial_claim(*, run_ids: Sequence[int], token: str) -> Trial | None:
-    """Claim one pending trial of the given runs. A conditional UPDATE: only one worker can win a trial."""
+    """Claim one pending trial of the given runs; only one worker, thread or machine can win a trial.
+
+    PostgreSQL locks the candidate row and skips rows other claimers hold (FOR UPDATE SKIP LOCKED); SQLite
+    serialises the whole transaction (IMMEDIATE mode). The UPDATE is conditional on the trial still being
+    pending either way.
+    """
     active = EvaluationRun.objects.filter(pk__in=run_ids, status=EvaluationRun.Status.RUNNING).values("pk")
-    for _ in range(5):
-        candidate = (
-            Trial.objects.filter(run_id__in=active, status=Trial.Status.PENDING)
-            .order_by("index", "run_id")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if candidate is None:
-            return None
-        won = Trial.objects.filter(pk=candidate, status=Trial.Status.PENDING).update(
-            status=Trial.Status.RUNNING,
-            claim_token=token,
-            claimed_at=timezone.now(),
-            attempts=F("attempts") + 1,
-        )
-        if won:
-            return Trial.objects.select_related("run", "run__endpoint", "run__extractor_endpoint").get(
-                pk=candidate
-            )
-    return None
+    candidate = (
+        Trial.objects.select_for_update(skip_locked=True)
+        .filter(run_id__in=active, status=Trial.Status.PENDING)
+        .order_by("index", "run_id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if candidate is None:
+        return None
+    won = Trial.objects.filter(pk=candidate, status=Trial.Status.PENDING).update(
+        status=Trial.Status.RUNNING,
+        claim_token=token,
+        claimed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+    if not won:
+        return None
+    return Trial.objects.select_related("run", "run__endpoint", "run__extractor_endpoint").get(pk=candidate)
 
 
 def trials_heartbeat(*, tokens: Iterable[str]) -> None:

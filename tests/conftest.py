@@ -4,11 +4,20 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from evaluation import services
 from evaluation.models import ModelEndpoint, Study
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Each test starts with an empty cache: cached reports never leak from one test's data to another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

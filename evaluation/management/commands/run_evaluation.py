@@ -75,9 +75,9 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps([json_row(s) for s in summaries], indent=2))
         else:
-            table = Console(file=StringIO(), width=200)
-            table.print(summary_table(summaries))
-            self.stdout.write(table.file.getvalue())
+            rendered = StringIO()
+            Console(file=rendered, width=200).print(summary_table(summaries))
+            self.stdout.write(rendered.getvalue())
 
     def prepare_runs(self, options: dict[str, Any]) -> list[int]:
         models = _csv(options["models"])
