@@ -27,6 +27,7 @@ class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "show_choices",
             "extraction_audit",
             "show_prediction",
+            "show_induction",
             "tasks_per_rater",
             "sampling_spec",
             "label_studio_project_id",
@@ -57,6 +58,7 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
         show_choices = serializers.BooleanField(default=True)
         extraction_audit = serializers.BooleanField(default=False)
         show_prediction = serializers.BooleanField(default=False)
+        show_induction = serializers.BooleanField(default=False)
 
     @extend_schema(request=InputSerializer, responses={201: BatchOutput})
     def post(self, request: Request) -> Response:

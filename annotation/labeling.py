@@ -113,6 +113,19 @@ def svo_ring_svg(size: int = 260) -> str:
     )
 
 
+def shown_dialogue(
+    transcript: Sequence[Mapping[str, str]], *, prompt_variant: str, show_induction: bool
+) -> list[Mapping[str, str]]:
+    """The messages raters read. The system prompt is never shown. Without ``show_induction`` the value
+    induction is left out too: in the ``dialogue`` variant it is the first exchange, where the agent is asked
+    to describe a person holding the induced value (evaluation/prompts.py, protocol step 1); in the ``system``
+    variant it lives in the system prompt. Everything from the task on is shown."""
+    dialogue = [m for m in transcript if m.get("role") != "system"]
+    if show_induction or prompt_variant == "system":
+        return dialogue
+    return dialogue[2:]
+
+
 def task_data(
     *,
     key: str,

@@ -39,6 +39,11 @@ class AnnotationBatch(models.Model):
         default=False,
         help_text="Show the automated result as a prediction (off by default: it anchors raters).",
     )
+    show_induction = models.BooleanField(
+        default=False,
+        help_text="Show the value-induction exchange (off by default: it names the induced value, which anchors "
+        "raters; they judge the behaviour that follows).",
+    )
     tasks_per_rater = models.PositiveIntegerField(
         default=20, help_text="A rater's quota before the completion code."
     )

@@ -96,6 +96,7 @@ def annotation_batch_get_or_create(
     show_choices: bool = True,
     extraction_audit: bool = False,
     show_prediction: bool = False,
+    show_induction: bool = False,
     tasks_per_rater: int = 20,
 ) -> tuple[AnnotationBatch, bool]:
     """The batch of this design (study, size, overlap, seed, gold): drawn and stored the first time, the same
@@ -134,6 +135,7 @@ def annotation_batch_get_or_create(
         show_choices=show_choices,
         extraction_audit=extraction_audit,
         show_prediction=show_prediction,
+        show_induction=show_induction,
         tasks_per_rater=tasks_per_rater,
     )
     gold_categories = dict(Trial.objects.filter(pk__in=sample.gold_ids).values_list("pk", "category"))
@@ -165,6 +167,7 @@ def annotation_batch_push(
     show_choices: bool = True,
     extraction_audit: bool = False,
     show_prediction: bool = False,
+    show_induction: bool = False,
     tasks_per_rater: int = 20,
     client: LabelStudioClient | None = None,
 ) -> PushResult:
@@ -184,6 +187,7 @@ def annotation_batch_push(
         show_choices=show_choices,
         extraction_audit=extraction_audit,
         show_prediction=show_prediction,
+        show_induction=show_induction,
         tasks_per_rater=tasks_per_rater,
     )
     try:
@@ -227,7 +231,11 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
         entry: dict[str, Any] = {
             "data": labeling.task_data(
                 key=task.key,
-                transcript=trial.transcript,
+                transcript=labeling.shown_dialogue(
+                    trial.transcript,
+                    prompt_variant=trial.run.prompt_variant,
+                    show_induction=batch.show_induction,
+                ),
                 choices=[
                     (r.item, r.extracted_option, r.payoff_self, r.payoff_other)
                     for r in sorted(trial.responses.all(), key=lambda r: r.item)

@@ -50,7 +50,9 @@ def make_trials(
     for index in range(n):
         transcript = [
             {"role": "system", "content": "You are a participant."},
-            {"role": "user", "content": f"Act as a {value} person. Item 1: choose an option."},
+            {"role": "user", "content": f"Describe a person with a {value} social value orientation."},
+            {"role": "assistant", "content": f"A {value} person is someone who ..."},
+            {"role": "user", "content": "Act as that person. Decision 1 of 6. Options: ..."},
             {"role": "assistant", "content": answer.format(option=option)},
         ]
         trial = Trial.objects.create(

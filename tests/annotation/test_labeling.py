@@ -111,3 +111,23 @@ def test_result_is_read_back_into_judgment_fields() -> None:
 def test_results_that_do_not_fit_the_interface_are_refused(region: dict, message: str) -> None:
     with pytest.raises(labeling.ResultError, match=message):
         labeling.parse_result([region])
+
+
+def test_the_value_induction_is_hidden_unless_the_batch_shows_it() -> None:
+    transcript = [
+        {"role": "system", "content": "You are a participant."},
+        {"role": "user", "content": "Describe a person with an altruistic social value orientation."},
+        {"role": "assistant", "content": "Someone altruistic ..."},
+        {"role": "user", "content": "Act as that person. Decision 1 of 6 ..."},
+        {"role": "assistant", "content": "A"},
+    ]
+
+    hidden = labeling.shown_dialogue(transcript, prompt_variant="dialogue", show_induction=False)
+    shown = labeling.shown_dialogue(transcript, prompt_variant="dialogue", show_induction=True)
+    in_system = labeling.shown_dialogue(
+        transcript[:1] + transcript[3:], prompt_variant="system", show_induction=False
+    )
+
+    assert [m["content"] for m in hidden] == ["Act as that person. Decision 1 of 6 ...", "A"]
+    assert len(shown) == 4
+    assert in_system == hidden

@@ -168,6 +168,9 @@ def test_push_while_label_studio_is_down_then_again_when_up(
         "tasks"
     ]
     assert [t["total_predictions"] for t in tasks] == [0, 0, 0, 0]  # no anchoring by default
+    texts = [m["text"] for m in tasks[0]["data"]["dialogue"]]
+    assert texts[0].startswith("Act as that person. Decision 1")  # nor by the induced value's name
+    assert not any("social value orientation" in t for t in texts)
 
 
 def test_webhooks_bring_two_raters_judgments_to_the_live_service(

@@ -30,6 +30,11 @@ class Command(BaseCommand):
             "--extraction-audit", action="store_true", help="Raters also read off each option."
         )
         parser.add_argument("--show-prediction", action="store_true", help="Show the automated category.")
+        parser.add_argument(
+            "--show-induction",
+            action="store_true",
+            help="Show the value-induction exchange (it names the value).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = study_find(name_or_id=options["study"])
@@ -48,6 +53,7 @@ class Command(BaseCommand):
                 show_choices=not options["hide_choices"],
                 extraction_audit=options["extraction_audit"],
                 show_prediction=options["show_prediction"],
+                show_induction=options["show_induction"],
             )
         except DomainError as exc:
             raise CommandError(exc.message, returncode=2) from exc
