@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +17,14 @@ from evaluation.models import EvaluationRun, ItemResponse, ModelEndpoint, Study,
 from hvae_site.api import DomainError
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": 9},
+            {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+        ]
+    }
+)
 class ChoiceField(serializers.Field):  # type: ignore[type-arg]
     """An option number 1..9, or a [self, other] allocation pair."""
 

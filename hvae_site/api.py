@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular import openapi
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,3 +24,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail: dict[str, Any] = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names the nested ``InputSerializer``/``OutputSerializer`` of each API view after the view
+    (``SvoScoreApi.InputSerializer`` -> ``SvoScoreInput``), so no two components share a name."""
+
+    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+        cls = serializer if isinstance(serializer, type) else type(serializer)
+        outer, _, inner = cls.__qualname__.rpartition(".")
+        if outer:
+            return outer.rsplit(".", 1)[-1].removesuffix("Api") + inner.removesuffix("Serializer")
+        return str(super().get_serializer_name(serializer, direction))

@@ -126,7 +126,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hvae_site.api.AutoSchema",
     "EXCEPTION_HANDLER": "hvae_site.api.exception_handler",
 }
 
@@ -143,6 +143,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SvoValueEnum": "evaluation.models.VALUE_CHOICES",
+        "RunStatusEnum": "evaluation.models.EvaluationRun.Status",
+        "TrialStatusEnum": "evaluation.models.Trial.Status",
+    },
 }
 
 # Jobs: Celery workers when a broker is configured, else the in-process executor.
