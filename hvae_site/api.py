@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular import openapi
 from rest_framework import status
@@ -30,7 +30,7 @@ class AutoSchema(openapi.AutoSchema):
     """Names the nested ``InputSerializer``/``OutputSerializer`` of each API view after the view
     (``SvoScoreApi.InputSerializer`` -> ``SvoScoreInput``), so no two components share a name."""
 
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(self, serializer: Any, direction: Literal["request", "response"]) -> str:
         cls = serializer if isinstance(serializer, type) else type(serializer)
         outer, _, inner = cls.__qualname__.rpartition(".")
         if outer:
