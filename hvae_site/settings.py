@@ -116,6 +116,10 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # also makes var/ for the SQLite default
 WHITENOISE_USE_FINDERS = DEBUG
 LOGIN_URL = "admin:login"
+# Label Studio, often on the same host, uses Django's default cookie names; browsers ignore ports, so ours
+# must differ or signing in to one would sign the rater out of the other.
+SESSION_COOKIE_NAME = "hvae_sessionid"
+CSRF_COOKIE_NAME = "hvae_csrftoken"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
