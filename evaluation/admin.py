@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from evaluation import jobs, services
 from evaluation.models import (
     EvaluationRun,
     ItemResponse,
@@ -88,6 +89,25 @@ class EvaluationRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "error",
     ]
     inlines = [TrialInline]
+    actions = ["cancel_runs", "resume_runs"]
+
+    @admin.action(description="Cancel the selected runs (finished trials are kept)")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[EvaluationRun]) -> None:
+        cancelled = 0
+        for run in queryset:
+            if not run.is_finished:
+                services.evaluation_run_cancel(run=run)
+                cancelled += 1
+        self.message_user(request, f"{cancelled} run(s) cancelled.")
+
+    @admin.action(description="Resume the selected runs (pending trials only)")
+    def resume_runs(self, request: HttpRequest, queryset: QuerySet[EvaluationRun]) -> None:
+        run_ids = [run.pk for run in queryset if run.status != EvaluationRun.Status.COMPLETED]
+        if run_ids:
+            where = jobs.start_runs(run_ids)
+            self.message_user(request, f"{len(run_ids)} run(s) resumed ({where}).")
+        else:
+            self.message_user(request, "Completed runs have nothing left to run.")
 
 
 class ItemResponseInline(ReadOnlyInline):

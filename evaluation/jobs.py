@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from evaluation import runner
-from evaluation.models import EvaluationRun, Trial
+from evaluation import runner, services
+from evaluation.models import Trial
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,7 @@ def enqueue_batches(run_ids: Sequence[int]) -> int:
 def start_runs(run_ids: Sequence[int]) -> str:
     """Start the runs' pending trials in the background; returns where they run ('celery' or 'in-process')."""
     if broker_configured():
-        EvaluationRun.objects.filter(pk__in=run_ids, status=EvaluationRun.Status.PENDING).update(
-            status=EvaluationRun.Status.RUNNING
-        )
+        services.evaluation_run_mark_started(run_ids=run_ids)
         enqueue_batches(run_ids)
         return "celery"
     logger.info("no CELERY_BROKER_URL configured: running runs=%s in-process", list(run_ids))

@@ -3,12 +3,15 @@ is only ever rendered through Django's auto-escaping."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from evaluation import selectors
+from evaluation import selectors, services
 from evaluation.models import EvaluationRun, Study, Trial
+from hvae_site.api import DomainError
 
 
 @login_required
@@ -22,6 +25,19 @@ def run_page(request: HttpRequest, pk: int) -> HttpResponse:
     trials = run.trials.order_by("index")
     context = {"run": run, "progress": selectors.run_progress(run=run), "trials": trials}
     return render(request, "evaluation/run.html", context)
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(EvaluationRun, pk=pk)
+    try:
+        services.evaluation_run_cancel(run=run)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Run {run.pk} cancelled; its finished trials are kept.")
+    return redirect("run-page", pk=run.pk)
 
 
 @login_required

@@ -55,6 +55,7 @@ urlpatterns = [
     path("studies/<int:pk>/data/<str:table>.<str:fmt>", stats_views.raw_data, name="study-raw-data"),
     path("runs/<int:pk>/", evaluation_views.run_page, name="run-page"),
     path("runs/<int:pk>/progress", evaluation_views.run_progress, name="run-progress"),
+    path("runs/<int:pk>/cancel", evaluation_views.run_cancel, name="run-cancel-page"),
     path("trials/<int:pk>/", evaluation_views.trial_page, name="trial-page"),
     path("health", health, name="health"),
     path("annotation/webhook", annotation_views.webhook, name="labelstudio-webhook"),

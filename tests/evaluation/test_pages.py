@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -67,3 +69,34 @@ def test_pages_need_login(client, scored_trial) -> None:
     response = client.get(f"/trials/{scored_trial.pk}/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_run_can_be_cancelled_from_its_page(browser, scored_trial) -> None:
+    run = scored_trial.run
+    page = browser.get(f"/runs/{run.pk}/").content.decode()
+    assert "Cancel run" in page
+    response = browser.post(f"/runs/{run.pk}/cancel", follow=True)
+    assert "cancelled; its finished trials are kept" in response.content.decode()
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert run.trials.filter(status="scored").count() == 1
+    again = browser.post(f"/runs/{run.pk}/cancel", follow=True).content.decode()
+    assert "already cancelled" in again
+    assert browser.get(f"/runs/{run.pk}/cancel").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_cancels_and_resumes_runs(admin_client, scored_trial) -> None:
+    run = scored_trial.run
+    changelist = "/admin/evaluation/evaluationrun/"
+    admin_client.post(changelist, {"action": "cancel_runs", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    admin_client.post(changelist, {"action": "resume_runs", "_selected_action": [run.pk]})
+    deadline = time.monotonic() + 60
+    while run.status != "completed":
+        assert time.monotonic() < deadline, run.status
+        time.sleep(0.2)
+        run.refresh_from_db()
+    assert run.trials.count() == 10
+    assert run.trials.filter(status="running").count() == 0
