@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[Trial], None]
 FLUSH_SECONDS = 0.5
 DB_THREADS = 4
+# More trials in flight than the endpoint's request limit (which the client enforces): while some trials are
+# between calls (claiming, extracting, storing), others wait for a slot, so the endpoint's limit stays used.
+TRIALS_PER_REQUEST_SLOT = 2
 _T = TypeVar("_T")
 CANCEL_POLL_SECONDS = 1.0
 
@@ -101,6 +104,7 @@ class Executor:
         self.db = _Database()
         self.calls = _CallBuffer(self.db)
         self.in_flight: dict[str, int] = {}
+        self.runs: dict[int, EvaluationRun] = {}
         self.runs_by_endpoint: dict[int, list[int]] = {}
         self.cancelled: set[int] = set()
         self.clients: dict[int, LLMClient] = {}
@@ -126,7 +130,7 @@ class Executor:
             workers = [
                 asyncio.create_task(self._worker(endpoint.pk))
                 for endpoint in endpoints
-                for _ in range(endpoint.max_concurrency)
+                for _ in range(TRIALS_PER_REQUEST_SLOT * endpoint.max_concurrency)
             ]
             await asyncio.gather(*workers)
         finally:
@@ -144,6 +148,7 @@ class Executor:
         )
         endpoints: dict[int, ModelEndpoint] = {}
         for run in runs:
+            self.runs[run.pk] = run
             endpoints[run.endpoint.pk] = run.endpoint
             self.runs_by_endpoint.setdefault(run.endpoint.pk, []).append(run.pk)
             if run.extractor_endpoint is not None:
@@ -168,6 +173,7 @@ class Executor:
         trial = await self.db(services.trial_claim, run_ids=run_ids, token=token)
         if trial is None:
             return None
+        trial.run = self.runs[trial.run_id]  # loaded once with its endpoints, not per trial
         self.claimed += 1
         return trial
 

@@ -257,20 +257,29 @@ def trial_claim(*, run_ids: Sequence[int], token: str) -> Trial | None:
         Trial.objects.select_for_update(skip_locked=True)
         .filter(run_id__in=active, status=Trial.Status.PENDING)
         .order_by("index", "run_id")
-        .values_list("pk", flat=True)
+        .values_list("pk", "run_id", "index", "seed", "attempts")
         .first()
     )
     if candidate is None:
         return None
-    won = Trial.objects.filter(pk=candidate, status=Trial.Status.PENDING).update(
-        status=Trial.Status.RUNNING,
-        claim_token=token,
-        claimed_at=timezone.now(),
-        attempts=F("attempts") + 1,
+    pk, run_id, index, seed, attempts = candidate
+    claimed_at = timezone.now()
+    won = Trial.objects.filter(pk=pk, status=Trial.Status.PENDING).update(
+        status=Trial.Status.RUNNING, claim_token=token, claimed_at=claimed_at, attempts=F("attempts") + 1
     )
     if not won:
         return None
-    return Trial.objects.select_related("run", "run__endpoint", "run__extractor_endpoint").get(pk=candidate)
+    # The claimed row as stored, without a second query; ``trial.run`` loads on first use.
+    return Trial(
+        pk=pk,
+        run_id=run_id,
+        index=index,
+        seed=seed,
+        attempts=attempts + 1,
+        status=Trial.Status.RUNNING,
+        claim_token=token,
+        claimed_at=claimed_at,
+    )
 
 
 def trials_heartbeat(*, tokens: Iterable[str]) -> None:
@@ -315,11 +324,6 @@ def trial_record_result(*, trial: Trial, token: str, outcome: TrialOutcome) -> b
     Returns False (and stores nothing) when the claim was lost, e.g. the run was cancelled or the trial was
     released as stale and claimed by another worker: the trial is then never written twice.
     """
-    locked = Trial.objects.select_for_update().filter(
-        pk=trial.pk, claim_token=token, status=Trial.Status.RUNNING
-    )
-    if not locked.exists():
-        return False
     fields: dict[str, Any] = {
         "transcript": outcome.transcript,
         "finished_at": timezone.now(),
@@ -349,8 +353,11 @@ def trial_record_result(*, trial: Trial, token: str, outcome: TrialOutcome) -> b
         }
     else:
         fields |= {"status": Trial.Status.FAILED, "failure_reason": failure}
-    locked.update(**fields)
-    ItemResponse.objects.filter(trial=trial).delete()
+    # The conditional UPDATE is the claim check and takes the row lock; the unique (trial, item) constraint
+    # makes a second set of responses impossible.
+    won = Trial.objects.filter(pk=trial.pk, claim_token=token, status=Trial.Status.RUNNING).update(**fields)
+    if not won:
+        return False
     ItemResponse.objects.bulk_create(
         [
             ItemResponse(
