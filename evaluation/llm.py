@@ -2,6 +2,9 @@
 
 Built on the ``openai`` SDK's ``AsyncOpenAI`` with the SDK's own retries switched off: this module retries
 itself so that every attempt is returned as a ``CallRecord`` (the service stores each as an LLMCall row).
+Chat completions go through the client's documented generic ``post`` (the SDK's transport, authentication,
+timeouts and error types) and the reply is read as plain JSON: the typed ``chat.completions.create`` runs a
+per-message parameter transform that was the largest CPU cost of a run at high concurrency.
 Retries cover 429, 5xx, connection errors, timeouts and malformed bodies, with exponential backoff and full
 jitter, honouring ``Retry-After``, bounded both in attempts and in total time. Concurrency is capped per endpoint
 and an optional requests-per-minute limit spaces request starts. Keys are read from the environment variable an
@@ -197,9 +200,10 @@ class LLMClient:
             await self._limiter.wait()
             started = time.perf_counter()
             try:
-                raw = await self._client.chat.completions.with_raw_response.create(
-                    messages=record.request_messages,  # type: ignore[arg-type]
-                    **record.params,
+                raw = await self._client.post(
+                    "/chat/completions",
+                    cast_to=httpx2.Response,
+                    body={"messages": record.request_messages, **record.params},
                 )
             except openai.APITimeoutError as exc:
                 raise _Retryable(f"timeout: {exc}") from exc
@@ -219,20 +223,22 @@ class LLMClient:
         record.http_status = raw.status_code
         record.response_headers = _kept_headers(raw.headers)
         try:
-            completion = raw.parse()
-            message = completion.choices[0].message
-        except (ValueError, IndexError, AttributeError, TypeError) as exc:
+            completion = raw.json()
+            message = completion["choices"][0]["message"]
+            text = message.get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError(f"message content is {type(text).__name__}, not text")
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
             record.response_text = raw.text[:2000]
-            raise _Retryable(f"malformed response body: {exc}") from exc
-        text = message.content or ""
+            raise _Retryable(f"malformed response body: {exc!r}") from exc
         record.response_text = text
-        record.returned_model = completion.model or ""
-        record.system_fingerprint = completion.system_fingerprint or ""
-        if completion.usage is not None:
-            record.prompt_tokens = completion.usage.prompt_tokens
-            record.completion_tokens = completion.usage.completion_tokens
-        if not text.strip() and getattr(message, "refusal", None):
-            record.response_text = f"[refusal] {message.refusal}"
+        record.returned_model = str(completion.get("model") or "")
+        record.system_fingerprint = str(completion.get("system_fingerprint") or "")
+        usage = completion.get("usage") or {}
+        record.prompt_tokens = usage.get("prompt_tokens")
+        record.completion_tokens = usage.get("completion_tokens")
+        if not text.strip() and message.get("refusal"):
+            record.response_text = f"[refusal] {message['refusal']}"
             return record.response_text
         return text
 
