@@ -126,3 +126,56 @@ def test_requests_per_minute_spaces_request_starts(reference_server: str) -> Non
             await client.close()
 
     assert asyncio.run(go()) >= 0.5
+
+
+class _FixedReply:
+    """An endpoint that always sends the same JSON body: for the client's reading of odd replies."""
+
+    def __init__(self, body: object) -> None:
+        from aiohttp import web
+
+        async def chat(request: web.Request) -> web.Response:
+            return web.json_response(body)
+
+        self.app = web.Application()
+        self.app.router.add_post("/v1/chat/completions", chat)
+
+    async def __aenter__(self) -> str:
+        from aiohttp import web
+
+        self.runner = web.AppRunner(self.app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{self.runner.addresses[0][1]}/v1"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+def reply_to(body: object):
+    async def go():
+        async with _FixedReply(body) as url:
+            client = LLMClient(EndpointConfig(base_url=url, max_attempts=2, backoff_base_seconds=0.01))
+            try:
+                return await client.chat(HELLO, model="m")
+            finally:
+                await client.close()
+
+    return asyncio.run(go())
+
+
+def test_a_refusal_is_kept_as_text_marked_refusal() -> None:
+    body = {"model": "m", "choices": [{"message": {"role": "assistant", "content": None, "refusal": "No."}}]}
+    result = reply_to(body)
+    assert result.text == "[refusal] No."
+    assert result.records[0].response_text == "[refusal] No."
+
+
+@pytest.mark.parametrize("body", [[1, 2], {"choices": []}, {"choices": [{"message": {"content": 5}}]}])
+def test_bodies_without_a_message_are_malformed_and_retried(body) -> None:
+    result = reply_to(body)
+    assert not result.ok
+    assert len(result.records) == 2
+    assert all(r.error.startswith("malformed response body") for r in result.records)
+    assert all(r.response_text for r in result.records)
