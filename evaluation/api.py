@@ -220,6 +220,7 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "seed",
             "n_trials",
             "extractor_model",
+            "extractor_endpoint",
             "prompt_versions",
             "definitions_version",
             "status",
@@ -262,6 +263,13 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
         max_tokens = serializers.IntegerField(min_value=1, max_value=100_000, default=400)
         seed = serializers.IntegerField(default=0)
         extractor_model = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        extractor_endpoint = serializers.PrimaryKeyRelatedField(
+            queryset=ModelEndpoint.objects.all(),
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Endpoint serving extractor_model, if not the evaluated endpoint.",
+        )
 
     @extend_schema(request=InputSerializer, responses={201: RunOutput})
     def post(self, request: Request) -> Response:
@@ -269,16 +277,27 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         study, endpoint = data.pop("study"), data.pop("endpoint")
-        try:
-            listed = probe_endpoint(services.endpoint_config(endpoint))
-        except EndpointConfigError as exc:
-            raise DomainError(str(exc), field="endpoint") from exc
-        for field in ("model", "extractor_model"):
-            if data[field] and listed and data[field] not in listed:
-                raise DomainError(f"The endpoint does not serve {data[field]!r}.", field=field)
+        extractor_endpoint = data.pop("extractor_endpoint")
+        checks = [("endpoint", endpoint, ["model"])]
+        if extractor_endpoint is None:
+            checks[0][2].append("extractor_model")
+        else:
+            checks.append(("extractor_endpoint", extractor_endpoint, ["extractor_model"]))
+        for where, serving, fields in checks:
+            try:
+                listed = probe_endpoint(services.endpoint_config(serving))
+            except EndpointConfigError as exc:
+                raise DomainError(str(exc), field=where) from exc
+            for field in fields:
+                if data[field] and listed and data[field] not in listed:
+                    raise DomainError(f"The endpoint does not serve {data[field]!r}.", field=field)
         with transaction.atomic():
             run, _ = services.evaluation_run_create(
-                study=study, endpoint=endpoint, design=services.RunDesign(**data), reuse_existing=False
+                study=study,
+                endpoint=endpoint,
+                design=services.RunDesign(**data),
+                extractor_endpoint=extractor_endpoint,
+                reuse_existing=False,
             )
             jobs.start_runs([run.pk])
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)

@@ -148,3 +148,49 @@ def test_resume_after_kill_neither_duplicates_nor_loses_trials() -> None:
     assert Trial.objects.filter(status=Trial.Status.SCORED).count() == 48
     assert ItemResponse.objects.count() == 48 * 6
     assert set(EvaluationRun.objects.values_list("status", flat=True)) == {EvaluationRun.Status.COMPLETED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_extractor_on_its_own_endpoint(reference_server) -> None:
+    with start_in_thread(ServerConfig(host="127.0.0.1", port=0)) as extractor:
+        run_cli(
+            "--study",
+            "cli",
+            "--endpoint-url",
+            reference_server,
+            "--models",
+            "ref-random",
+            "--values",
+            "prosocial",
+            "--trials",
+            "4",
+            "--items",
+            "all",
+            "--extractor-model",
+            "ref-extractor",
+            "--extractor-endpoint",
+            extractor.base_url,
+        )
+        run = EvaluationRun.objects.get()
+        assert run.extractor_endpoint is not None
+        assert run.extractor_endpoint.base_url == extractor.base_url
+        assert run.extractor_endpoint_id != run.endpoint_id
+        assert Trial.objects.filter(status=Trial.Status.SCORED).count() == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--extractor-endpoint", "no-such-endpoint", "--extractor-model", "ref-extractor"],
+            "no saved endpoint",
+        ),
+        (["--extractor-endpoint", "http://127.0.0.1:9/v1", "--extractor-model", "x"], "extractor endpoint"),
+        (["--extractor-endpoint", "http://127.0.0.1:9/v1"], "needs --extractor-model"),
+    ],
+)
+def test_bad_extractor_endpoint_exits_2(db, reference_server, args, message) -> None:
+    with pytest.raises(CommandError, match=message) as error:
+        run_cli("--study", "cli", "--endpoint-url", reference_server, "--models", "ref-faithful", *args)
+    assert error.value.returncode == 2
+    assert not Trial.objects.exists()

@@ -54,7 +54,12 @@ class Command(BaseCommand):
             "--concurrency", type=int, default=None, help="Concurrent requests to the endpoint."
         )
         parser.add_argument(
-            "--extractor-model", default="", help="LLM extractor fallback model (same endpoint)."
+            "--extractor-model", default="", help="LLM extractor fallback model (same endpoint by default)."
+        )
+        parser.add_argument(
+            "--extractor-endpoint",
+            default="",
+            help="Saved endpoint name or base URL serving --extractor-model, if not the evaluated endpoint.",
         )
         parser.add_argument(
             "--fresh", action="store_true", help="Start new runs even if identical ones exist."
@@ -102,7 +107,10 @@ class Command(BaseCommand):
             listed = probe_endpoint(services.endpoint_config(endpoint))
         except EndpointConfigError as exc:
             raise fail(str(exc)) from exc
-        wanted = models + ([options["extractor_model"]] if options["extractor_model"] else [])
+        extractor_endpoint = self.resolve_extractor_endpoint(options)
+        wanted = models + (
+            [options["extractor_model"]] if options["extractor_model"] and not extractor_endpoint else []
+        )
         missing = [m for m in wanted if listed and m not in listed]
         if missing:
             raise fail(
@@ -135,12 +143,38 @@ class Command(BaseCommand):
                             extractor_model=options["extractor_model"],
                         )
                         run, _ = services.evaluation_run_create(
-                            study=study, endpoint=endpoint, design=design, reuse_existing=not options["fresh"]
+                            study=study,
+                            endpoint=endpoint,
+                            design=design,
+                            extractor_endpoint=extractor_endpoint,
+                            reuse_existing=not options["fresh"],
                         )
                         run_ids.append(run.pk)
         except DomainError as exc:
             raise fail(exc.message) from exc
         return run_ids
+
+    def resolve_extractor_endpoint(self, options: dict[str, Any]) -> ModelEndpoint | None:
+        """The extractor's own endpoint, checked before any call: reachable and serving the extractor model."""
+        where = options["extractor_endpoint"]
+        if not where:
+            return None
+        if not options["extractor_model"]:
+            raise fail("--extractor-endpoint needs --extractor-model")
+        if where.startswith(("http://", "https://")):
+            endpoint = services.endpoint_get_or_create(base_url=where)
+        else:
+            found = ModelEndpoint.objects.filter(name=where).first()
+            if found is None:
+                raise fail(f"no saved endpoint named {where!r}")
+            endpoint = found
+        try:
+            listed = probe_endpoint(services.endpoint_config(endpoint))
+        except EndpointConfigError as exc:
+            raise fail(f"extractor endpoint: {exc}") from exc
+        if listed and options["extractor_model"] not in listed:
+            raise fail(f"the extractor endpoint does not serve model {options['extractor_model']}")
+        return endpoint
 
     def resolve_endpoint(self, options: dict[str, Any]) -> ModelEndpoint:
         if options["endpoint"]:
