@@ -24,7 +24,9 @@ Message = dict[str, str]
 LabelStyle = Literal["letters", "numbers"]
 OrderStyle = Literal["fixed", "reversed", "random"]
 
-VARIANTS: Final = ("dialogue", "system")
+VARIANTS: Final = ("dialogue", "system", "paraphrase")
+"""``dialogue``: the value is induced in the conversation; ``system``: in the system prompt; ``paraphrase``: the
+dialogue protocol in other words (templates named ``paraphrase.<name>``), to measure sensitivity to wording."""
 
 VALUE_DEFINITIONS: Final[dict[str, str]] = {
     "altruistic": (
@@ -66,6 +68,24 @@ TEMPLATES: Final[dict[str, str]] = {
         "Which option do you choose? Answer with the option's label and a short reason."
     ),
     "option": "{label}) You receive {self}, the other person receives {other}",
+    "paraphrase.value_description": (
+        "Picture someone whose social value orientation is {value}: a person who {value_definition}. Write a "
+        "few sentences about how this person thinks about sharing with others."
+    ),
+    "paraphrase.value_adoption": (
+        "Please take on the role of that person for the rest of our conversation and decide everything as "
+        "they would."
+    ),
+    "paraphrase.task_intro": (
+        "You will now split points between you and an anonymous partner. The points you end up with are paid "
+        "out as money, and so are theirs. You will make {n_items} choices; each lists nine options, "
+        "{first_label} through {last_label}."
+    ),
+    "paraphrase.goal": "First, tell me in a single sentence what your goal is in this task.",
+    "paraphrase.item": (
+        "Choice {number}/{total}. The options are:\n{options}\n"
+        "Pick one option: give its label and briefly explain why."
+    ),
     "extraction": (
         "Below is an answer to a multiple-choice question whose options are labelled {labels}.\n"
         "Options:\n{options}\n\nAnswer:\n<<<\n{answer}\n>>>\n\n"
@@ -153,29 +173,31 @@ def plan_conversation(
         raise ValueError(f"unknown strategy {strategy!r}; expected 'plain' or 'goal'")
     if variant not in VARIANTS:
         raise ValueError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+
+    def text(name: str) -> str:
+        return templates[template_name(variant, name, templates)]
+
     article = "an" if value[0] in "aeiou" else "a"
     fields = {"value": value, "a_value": f"{article} {value}", "value_definition": VALUE_DEFINITIONS[value]}
     labels = presented[0].labels
-    intro = templates["task_intro"].format(
-        n_items=len(presented), first_label=labels[0], last_label=labels[-1]
-    )
+    intro = text("task_intro").format(n_items=len(presented), first_label=labels[0], last_label=labels[-1])
     if variant == "system":
         system = templates["system_value"].format(**fields)
         description = None
         preamble = intro
     else:
-        system = templates["system"]
-        description = templates["value_description"].format(**fields)
-        preamble = f"{templates['value_adoption']}\n\n{intro}"
+        system = text("system")
+        description = text("value_description").format(**fields)
+        preamble = f"{text('value_adoption')}\n\n{intro}"
     items = tuple(
-        templates["item"].format(number=n, total=len(presented), options=render_options(shown, templates))
+        text("item").format(number=n, total=len(presented), options=render_options(shown, templates))
         for n, shown in enumerate(presented, start=1)
     )
     return ConversationPlan(
         system=system,
         description_request=description,
         task_preamble=preamble,
-        goal_request=templates["goal"] if strategy == "goal" else None,
+        goal_request=text("goal") if strategy == "goal" else None,
         item_requests=items,
     )
 
@@ -190,6 +212,12 @@ def extraction_messages(
     return [{"role": "user", "content": text}]
 
 
+def template_name(variant: str, name: str, templates: Mapping[str, str] = TEMPLATES) -> str:
+    """The template a variant uses for ``name``: its own wording where it has one."""
+    own = f"{variant}.{name}"
+    return own if own in templates else name
+
+
 def templates_used(variant: str, strategy: str, *, fallback_extractor: bool) -> list[str]:
     """Names of the templates a run with this design sends, for its methods record."""
     names = ["system_value"] if variant == "system" else ["system", "value_description", "value_adoption"]
@@ -198,4 +226,4 @@ def templates_used(variant: str, strategy: str, *, fallback_extractor: bool) -> 
         names.append("goal")
     if fallback_extractor:
         names.append("extraction")
-    return names
+    return [template_name(variant, name) for name in names]

@@ -65,12 +65,12 @@ FINGERPRINT: Final = "fp_reference_agents_1"
 
 _VALUE_WORD = re.compile(r"\b(" + "|".join(svo.VALUES) + r")\b", re.I)
 _GOAL_REQUEST = re.compile(r"\bwant to achieve\b|\byour goal\b", re.I)
-_DESCRIBE = re.compile(r"\bdescribe\b", re.I)
+_DESCRIBE = re.compile(r"\b(?:describe|picture|imagine|write)\b", re.I)
 _OPTION_LINE = re.compile(
     r"^[ \t]*\(?(?P<label>[A-Za-z]|\d{1,2})[).:][ \t]*[^\d\n]*?(?P<own>\d{1,3})[^\d\n]+?(?P<other>\d{1,3})\b",
     re.M,
 )
-_DECISION_NUMBER = re.compile(r"\bdecision\s+(\d{1,2})\b", re.I)
+_DECISION_NUMBER = re.compile(r"\b(?:decision|choice)\s+(\d{1,2})\b", re.I)
 _QUOTED_ANSWER = re.compile(r"<<<\s*(?P<answer>.*?)\s*>>>", re.S)
 
 

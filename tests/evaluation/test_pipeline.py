@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation import runner, services, svo
+from evaluation import prompts, runner, services, svo
 from evaluation.models import EvaluationRun, ItemResponse, LLMCall, Trial
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
 
@@ -193,3 +193,29 @@ def test_rerunning_the_same_design_reuses_the_run(study, reference_endpoint) -> 
     assert not created_again
     assert first.pk == again.pk
     assert Trial.objects.filter(run=first).count() == 2
+
+
+@pytest.mark.parametrize("variant", ["system", "paraphrase"])
+def test_prompt_variants_are_a_factor_with_their_own_templates(study, reference_endpoint, variant) -> None:
+    runs = make_runs(
+        study,
+        reference_endpoint,
+        model="ref-faithful",
+        strategies=("goal",),
+        n_trials=2,
+        prompt_variant=variant,
+        extractor_model="ref-extractor",
+    )
+    runner.execute_runs([r.pk for r in runs])
+    for run in runs:
+        trials = list(run.trials.all())
+        assert all(t.status == Trial.Status.SCORED and t.category_hit for t in trials), run.value
+        sent = " ".join(m["content"] for m in trials[0].transcript if m["role"] != "assistant")
+        for name in run.prompt_versions:
+            assert name.startswith(f"{variant}.") or f"{variant}.{name}" not in prompts.TEMPLATES
+        if variant == "paraphrase":
+            assert "paraphrase.item" in run.prompt_versions
+            assert "Choice 1/6. The options are:" in sent
+        else:
+            assert "system_value" in run.prompt_versions
+            assert trials[0].transcript[0]["content"].count(run.value) == 1

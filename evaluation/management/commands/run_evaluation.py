@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evaluation import jobs, runner, selectors, services, svo
+from evaluation import jobs, prompts, runner, selectors, services, svo
 from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ModelEndpoint, Trial
 from evaluation.summary import CellSummary
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--items", default="primary", choices=["primary", "all"])
         parser.add_argument("--labels", default="letters", choices=["letters", "numbers"])
         parser.add_argument("--order", default="fixed", choices=["fixed", "reversed", "random"])
-        parser.add_argument("--variant", default="dialogue", choices=["dialogue", "system"])
+        parser.add_argument("--variant", default="dialogue", choices=list(prompts.VARIANTS))
         parser.add_argument("--temperature", type=float, default=0.0)
         parser.add_argument("--top-p", type=float, default=None)
         parser.add_argument("--max-tokens", type=int, default=400)
