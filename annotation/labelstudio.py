@@ -5,8 +5,10 @@ researcher can act on. Calls are idempotent where the service re-runs them (proj
 
 It speaks the REST API with httpx rather than through ``label_studio_sdk``: SDK 2.1.2 (the one Label Studio
 1.23.2 ships) requires opencv-python-headless < 4.13 and so numpy < 2.3, which the service's own numpy pin
-excludes; and the two things raters need, an account that can sign in and that account's token, are HTML
-forms the SDK does not cover. The endpoints used are the documented ones the SDK wraps.
+excludes; the older 2.0 line would install, but predates the server and brings OpenCV, NLTK and code
+generators into the service for a dozen HTTP calls; and the two things raters need, an account that can sign
+in and that account's token, are HTML forms the SDK does not cover. The endpoints used are the documented
+ones the SDK wraps.
 """
 
 from __future__ import annotations
