@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from annotation import selectors, services
 from evaluation.services import study_find
 from hvae_site.api import DomainError
+from hvae_site.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Push a stratified, seeded sample of a study's scored transcripts to Label Studio (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:

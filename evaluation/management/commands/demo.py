@@ -12,17 +12,18 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from evaluation.models import ModelEndpoint
 from evaluation.reference_llm.agents import PROFILES
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
+from hvae_site.commands import DatabaseCommand
 
 DEMO_STUDY = "demo"
 DEMO_USER = "demo"
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Run the demo study against the reference agents and serve the results."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -7,7 +7,7 @@ import time
 from io import StringIO
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -17,6 +17,7 @@ from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ModelEndpoint, Trial
 from evaluation.summary import CellSummary
 from hvae_site.api import DomainError
+from hvae_site.commands import DatabaseCommand
 
 
 def _csv(raw: str) -> list[str]:
@@ -27,7 +28,7 @@ def fail(message: str) -> CommandError:
     return CommandError(message, returncode=2)
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Run SVO evaluations of one or more models for each induced value and prompting strategy."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -7,17 +7,18 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.template.loader import render_to_string
 
 from evaluation.services import study_find
+from hvae_site.commands import DatabaseCommand
 from stats import reports
 from stats.views import report_context, table_csv
 
 FORMATS = ("html", "json", "csv")
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Write a study's report: --format html (the study page as one file), json (every number, with n, "
         "CI and method), csv (a .zip with one CSV per table). Exit code 2 on bad input."
