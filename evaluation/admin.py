@@ -32,6 +32,19 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+class RecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """What the pipeline recorded is evidence: shown, never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class RunInline(ReadOnlyInline):
     model = EvaluationRun
     fields = ["model", "value", "strategy", "n_trials", "status", "created_at"]
@@ -62,7 +75,9 @@ class ModelEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PromptTemplate)
-class PromptTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PromptTemplateAdmin(RecordAdmin):
+    """Template versions are immutable: a changed text in ``evaluation/prompts.py`` becomes a new version."""
+
     list_display = ["name", "version", "content_hash", "created_at"]
     list_filter = ["name"]
     readonly_fields = ["content_hash", "created_at"]
@@ -74,7 +89,10 @@ class TrialInline(ReadOnlyInline):
 
 
 @admin.register(EvaluationRun)
-class EvaluationRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EvaluationRunAdmin(RecordAdmin):
+    """Runs are started with ``run_evaluation`` or the API, which create their trials; here they are browsed,
+    cancelled and resumed."""
+
     list_display = ["id", "study", "model", "value", "strategy", "n_trials", "status", "created_at"]
     list_filter = ["status", "value", "strategy", "study"]
     search_fields = ["model", "study__name"]
@@ -124,7 +142,7 @@ class ItemResponseInline(ReadOnlyInline):
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TrialAdmin(RecordAdmin):
     list_display = ["id", "run", "index", "status", "angle", "category", "value_rationality", "category_hit"]
     list_filter = ["status", "run__value", "run__strategy", "run__study"]
     search_fields = ["run__model"]
@@ -147,7 +165,7 @@ class TrialAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(LLMCall)
-class LLMCallAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LLMCallAdmin(RecordAdmin):
     list_display = [
         "id",
         "run",

@@ -100,3 +100,18 @@ def test_admin_cancels_and_resumes_runs(admin_client, scored_trial) -> None:
         run.refresh_from_db()
     assert run.trials.count() == 10
     assert run.trials.filter(status="running").count() == 0
+
+
+def test_recorded_results_cannot_be_edited_in_the_admin(admin_client, scored_trial) -> None:
+    run = scored_trial.run
+    for url in (
+        f"/admin/evaluation/trial/{scored_trial.pk}/change/",
+        f"/admin/evaluation/evaluationrun/{run.pk}/change/",
+    ):
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert 'name="_save"' not in page.content.decode()
+    assert admin_client.get("/admin/evaluation/evaluationrun/add/").status_code == 403
+    assert admin_client.post(f"/admin/evaluation/trial/{scored_trial.pk}/delete/").status_code == 403
+    trial_page = admin_client.get(f"/admin/evaluation/trial/{scored_trial.pk}/change/").content.decode()
+    assert "&lt;script&gt;" in trial_page
