@@ -288,6 +288,7 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
                 listed = probe_endpoint(services.endpoint_config(serving))
             except EndpointConfigError as exc:
                 raise DomainError(str(exc), field=where) from exc
+            services.endpoint_note_models(endpoint=serving, listed=listed)
             for field in fields:
                 if data[field] and listed and data[field] not in listed:
                     raise DomainError(f"The endpoint does not serve {data[field]!r}.", field=field)

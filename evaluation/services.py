@@ -26,6 +26,7 @@ from evaluation.models import (
     Study,
     Trial,
 )
+from evaluation.reference_llm.agents import PROFILES as REFERENCE_PROFILES
 from hvae_site.api import DomainError
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,14 @@ def endpoint_get_or_create(
         endpoint.max_concurrency = max_concurrency
         endpoint.save(update_fields=["max_concurrency"])
     return endpoint
+
+
+def endpoint_note_models(*, endpoint: ModelEndpoint, listed: Sequence[str]) -> None:
+    """Mark an endpoint that serves the reference agents, so pages and reports label its results as theirs."""
+    serves_reference = bool(listed) and set(REFERENCE_PROFILES) <= set(listed)
+    if serves_reference and not endpoint.is_reference:
+        endpoint.is_reference = True
+        endpoint.save(update_fields=["is_reference"])
 
 
 def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:

@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from evaluation.models import EvaluationRun, ItemResponse, LLMCall, Trial
+from evaluation.models import EvaluationRun, ItemResponse, LLMCall, ModelEndpoint, Trial
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
 from tests.processes import manage
 
@@ -102,6 +102,7 @@ def test_json_output(reference_server) -> None:
         "extraction",
     }
     assert all(keys <= set(row) for row in rows)
+    assert ModelEndpoint.objects.get().is_reference, "results of the reference agents are labelled as theirs"
     faithful = [r for r in rows if r["model"] == "ref-faithful"]
     assert all(r["hit_rate"] == 1.0 and r["n_scored"] == 3 for r in faithful), [
         (r["value"], r["strategy"], r["n_scored"], r["hit_rate"], r["extraction"]) for r in faithful

@@ -108,6 +108,7 @@ class Command(DatabaseCommand):
             listed = probe_endpoint(services.endpoint_config(endpoint))
         except EndpointConfigError as exc:
             raise fail(str(exc)) from exc
+        services.endpoint_note_models(endpoint=endpoint, listed=listed)
         extractor_endpoint = self.resolve_extractor_endpoint(options)
         wanted = models + (
             [options["extractor_model"]] if options["extractor_model"] and not extractor_endpoint else []
