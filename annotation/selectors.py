@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
@@ -72,24 +73,40 @@ class RaterProgress:
     quota: int
     completion_code: str
     completion_url: str
+    ran_out: bool = False  # no conversation is left for this rater before the quota was reached
 
     @property
     def finished(self) -> bool:
-        return self.done >= self.quota
+        return self.done >= self.quota or self.ran_out
+
+
+def rater_tasks_left(*, rater: Rater) -> int:
+    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap."""
+    live = Q(judgments__deleted=False, judgments__was_cancelled=False)
+    mine = HumanJudgment.objects.filter(rater=rater, deleted=False, was_cancelled=False).values("task_id")
+    return (
+        rater.batch.tasks.exclude(pk__in=mine)
+        .annotate(n_live=Count("judgments", filter=live))
+        .filter(n_live__lt=rater.batch.overlap)
+        .count()
+    )
 
 
 def rater_progress(*, rater: Rater) -> RaterProgress:
-    """Where the rater stands; the completion code and return link are given only once the quota is done."""
+    """Where the rater stands. The completion code and return link are given once the quota is done, or once
+    no conversation is left for a rater who judged at least one (the batch ran out before their quota)."""
     quota = min(rater.batch.tasks_per_rater, rater.batch.tasks.count()) or rater.batch.tasks_per_rater
     done = rater_done(rater=rater)
     study = rater.batch.study
-    if done < quota:
-        return RaterProgress(done=done, quota=quota, completion_code="", completion_url="")
+    ran_out = done < quota and rater_tasks_left(rater=rater) == 0
+    if done < quota and not (ran_out and done > 0):
+        return RaterProgress(done=done, quota=quota, completion_code="", completion_url="", ran_out=ran_out)
     return RaterProgress(
         done=done,
         quota=quota,
         completion_code=study.completion_code,
         completion_url=_with_code(study.completion_url, study.completion_code),
+        ran_out=ran_out,
     )
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
+from annotation.views import SESSION_RATER
 from tests.annotation.conftest import RecordingLabelStudio
 
 
@@ -204,3 +205,52 @@ def test_progress_page_refreshes_itself_until_done(
     assert (
         '<meta http-equiv="refresh" content="30">' in client.get(reverse("rater-progress")).content.decode()
     )
+
+
+def test_a_rater_who_runs_out_of_conversations_gets_the_code_for_what_they_did(
+    client: Client, batch: AnnotationBatch, fake_label_studio: RecordingLabelStudio
+) -> None:
+    study = batch.study
+    study.completion_code = "C0DE42"
+    study.save()
+    batch.tasks_per_rater = 50
+    batch.overlap = 1
+    batch.save()
+    consent(client, batch)
+    client.post(reverse("rater-start", kwargs={"token": selectors.invite_token(batch=batch)}))
+    me = Rater.objects.get()
+    late = Rater.objects.create(batch=batch, participant_id="late", email="late@raters.invalid")
+    someone = Rater.objects.create(batch=batch, participant_id="other", email="o@raters.invalid")
+    tasks = list(batch.tasks.order_by("id"))
+    assert selectors.rater_tasks_left(rater=me) == len(tasks)
+    for number, task in enumerate(tasks, start=1):
+        rater = me if number == 1 else someone
+        HumanJudgment.objects.create(
+            label_studio_annotation_id=number, task=task, trial=task.trial, rater=rater
+        )
+    assert selectors.rater_tasks_left(rater=me) == 0
+    progress = selectors.rater_progress(rater=me)
+    assert progress.ran_out
+    assert progress.finished
+    assert progress.done == 1
+    assert progress.completion_code == "C0DE42"
+    page = client.get(reverse("rater-progress")).content.decode()
+    assert '<span class="code" id="completion-code">C0DE42</span>' in page
+    assert "you are done with 1 instead of" in page
+    # A rater who judged nothing gets no code, only the news that nothing is left.
+    nothing = selectors.rater_progress(rater=late)
+    assert nothing.ran_out
+    assert nothing.completion_code == ""
+    late.consented_at = timezone.now()
+    late.save()
+    other_browser = Client()
+    session = other_browser.session
+    session[SESSION_RATER] = late.pk
+    session.save()
+    late_page = other_browser.get(reverse("rater-progress")).content.decode()
+    assert "nothing left for you to do" in late_page
+    assert "C0DE42" not in late_page
+    # A deleted judgment frees its task again.
+    HumanJudgment.objects.filter(label_studio_annotation_id=2).update(deleted=True)
+    assert selectors.rater_tasks_left(rater=me) == 1
+    assert not selectors.rater_progress(rater=me).finished
