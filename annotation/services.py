@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -157,19 +157,21 @@ def annotation_batch_get_or_create(
     return batch, True
 
 
+class BatchOptions(TypedDict, total=False):
+    """A batch's design beyond its study and size; see ``annotation_batch_get_or_create`` for the defaults."""
+
+    overlap: int
+    seed: int
+    gold: int
+    show_choices: bool
+    extraction_audit: bool
+    show_prediction: bool
+    show_induction: bool
+    tasks_per_rater: int
+
+
 def annotation_batch_push(
-    *,
-    study: Study,
-    size: int,
-    overlap: int = 1,
-    seed: int = 0,
-    gold: int = 0,
-    show_choices: bool = True,
-    extraction_audit: bool = False,
-    show_prediction: bool = False,
-    show_induction: bool = False,
-    tasks_per_rater: int = 20,
-    client: LabelStudioClient | None = None,
+    *, study: Study, size: int, client: LabelStudioClient | None = None, **options: Unpack[BatchOptions]
 ) -> PushResult:
     """Sample a batch (or reuse the one with the same design) and push its tasks to Label Studio.
 
@@ -178,18 +180,7 @@ def annotation_batch_push(
     """
     if client is None:
         label_studio_client().close()  # not configured: say so before anything is drawn or stored
-    batch, created = annotation_batch_get_or_create(
-        study=study,
-        size=size,
-        overlap=overlap,
-        seed=seed,
-        gold=gold,
-        show_choices=show_choices,
-        extraction_audit=extraction_audit,
-        show_prediction=show_prediction,
-        show_induction=show_induction,
-        tasks_per_rater=tasks_per_rater,
-    )
+    batch, created = annotation_batch_get_or_create(study=study, size=size, **options)
     try:
         with _label_studio(client) as ls:
             result = _push_to_label_studio(batch, ls)

@@ -156,20 +156,20 @@ class StudyDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
     queryset = Study.objects.all()
 
 
+ENDPOINT_SETTINGS = [
+    "name",
+    "base_url",
+    "api_key_env",
+    "max_concurrency",
+    "requests_per_minute",
+    "timeout_seconds",
+]
+
+
 class EndpointOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = ModelEndpoint
-        fields = [
-            "id",
-            "name",
-            "base_url",
-            "api_key_env",
-            "max_concurrency",
-            "requests_per_minute",
-            "timeout_seconds",
-            "max_attempts",
-            "is_reference",
-        ]
+        fields = ["id", *ENDPOINT_SETTINGS, "max_attempts", "is_reference"]
 
 
 class EndpointListApi(generics.ListAPIView):  # type: ignore[type-arg]
@@ -181,20 +181,13 @@ class EndpointListApi(generics.ListAPIView):  # type: ignore[type-arg]
     class InputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         class Meta:
             model = ModelEndpoint
-            fields = [
-                "name",
-                "base_url",
-                "api_key_env",
-                "max_concurrency",
-                "requests_per_minute",
-                "timeout_seconds",
-            ]
+            fields = ENDPOINT_SETTINGS
 
     @extend_schema(request=InputSerializer, responses={201: EndpointOutput})
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = serializer.save()
+        endpoint = services.endpoint_create(**serializer.validated_data)
         return Response(EndpointOutput(endpoint).data, status=status.HTTP_201_CREATED)
 
 

@@ -65,6 +65,14 @@ def endpoint_get_or_create(
     return endpoint
 
 
+def endpoint_create(**settings_: Any) -> ModelEndpoint:
+    """Save an endpoint (validated by the API layer). Only the name of the key's variable is ever stored."""
+    settings_["base_url"] = str(settings_["base_url"]).rstrip("/")
+    endpoint = ModelEndpoint.objects.create(**settings_)
+    logger.info("endpoint saved endpoint=%s url=%s", endpoint.pk, endpoint.base_url)
+    return endpoint
+
+
 def endpoint_note_models(*, endpoint: ModelEndpoint, listed: Sequence[str]) -> None:
     """Mark an endpoint that serves the reference agents, so pages and reports label its results as theirs."""
     serves_reference = bool(listed) and set(REFERENCE_PROFILES) <= set(listed)
