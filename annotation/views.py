@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors, services
-from annotation.labelstudio import LabelStudioError
+from annotation.labelstudio import LabelStudioError, PayloadError
 from annotation.models import AnnotationBatch, Rater
 from hvae_site.api import DomainError
 
@@ -150,11 +150,12 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": "missing or wrong webhook secret"}, status=403)
     try:
         payload = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        logger.warning("webhook refused: the body is not JSON")
         return JsonResponse({"detail": "the body is not JSON"}, status=400)
     try:
         changed = services.webhook_handle(payload=payload)
-    except services.PayloadError as exc:
+    except PayloadError as exc:
         logger.warning("webhook refused: malformed payload: %s", exc)
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"changed": changed})
