@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypedDict, Unpack
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +18,7 @@ from django.utils import timezone
 from annotation import labeling, sampling
 from annotation.labelstudio import (
     AnnotationRecord,
+    BrowserSession,
     LabelStudioClient,
     LabelStudioError,
     PayloadError,
@@ -434,25 +434,36 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
 # --- raters ---------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+class ParticipantInUse(DomainError):
+    """The participant id already belongs to a rater of the batch, who joined from another browser."""
+
+
 def rater_join(
     *, batch: AnnotationBatch, participant_id: str, platform_study_id: str = "", platform_session_id: str = ""
 ) -> Rater:
-    """The rater behind an invite visit; a second visit with the same participant id finds the same rater."""
+    """A new rater for a participant id the batch has not seen. A participant id is taken once: whoever comes
+    with it later gets ParticipantInUse, never that rater (the pages keep a rater to the browser session that
+    joined, see annotation/views.py)."""
     participant_id = participant_id.strip()
     if not participant_id:
         raise DomainError("A participant id is required.", field="participant_id")
     safe = "".join(ch for ch in participant_id.lower() if ch.isascii() and ch.isalnum())[:40] or "rater"
-    rater, _ = Rater.objects.get_or_create(
-        batch=batch,
-        participant_id=participant_id,
-        defaults={
-            "platform_study_id": platform_study_id,
-            "platform_session_id": platform_session_id,
-            # Unique per rater (the batch key is), and .invalid: Label Studio never mails anyone.
-            "email": f"{safe}-{secrets.token_hex(3)}.{batch.key}@raters.invalid",
-        },
-    )
+    try:
+        with transaction.atomic():
+            rater = Rater.objects.create(
+                batch=batch,
+                participant_id=participant_id,
+                platform_study_id=platform_study_id,
+                platform_session_id=platform_session_id,
+                # Unique per rater (the batch key is), and .invalid: Label Studio never mails anyone.
+                email=f"{safe}-{secrets.token_hex(3)}.{batch.key}@raters.invalid",
+            )
+    except IntegrityError as exc:
+        raise ParticipantInUse(
+            "This participant id is already taking part in this study from another browser.",
+            field="participant_id",
+        ) from exc
+    logger.info("rater joined rater=%s batch=%s", rater.pk, batch.pk)
     return rater
 
 
@@ -506,10 +517,24 @@ def rater_provision(*, rater: Rater, client: LabelStudioClient | None = None) ->
 
 
 def rater_labeling_url(*, rater: Rater) -> str:
-    """Label Studio's sign-in page, leading on to the batch's labeling stream."""
+    """The batch's labeling stream in Label Studio."""
     project_id = rater.batch.label_studio_project_id
-    next_page = f"/projects/{project_id}/data?labeling=1"
-    return f"{settings.LABEL_STUDIO_URL.rstrip('/')}/user/login/?{urlencode({'next': next_page})}"
+    return f"{settings.LABEL_STUDIO_URL.rstrip('/')}/projects/{project_id}/data?labeling=1"
+
+
+def rater_label_studio_session(*, rater: Rater, client: LabelStudioClient | None = None) -> BrowserSession:
+    """Sign the rater's Label Studio account in on the server and return the session cookie to hand to the
+    rater's browser: the rater never sees, types or receives the account's email or password."""
+    if rater.label_studio_user_id is None or not rater.label_studio_password:
+        raise DomainError("The rater's Label Studio account is not made yet.")
+    with _label_studio(client) as ls:
+        session = ls.sign_in(email=rater.email, password=rater.label_studio_password)
+    if session.user_id != rater.label_studio_user_id:
+        raise LabelStudioError(
+            f"Label Studio signed in account {session.user_id}, not the rater's {rater.label_studio_user_id}."
+        )
+    logger.info("rater signed in to label studio rater=%s label_studio_user=%s", rater.pk, session.user_id)
+    return session
 
 
 @transaction.atomic
