@@ -248,6 +248,21 @@ def test_when_the_cookie_cannot_reach_label_studio_the_rater_is_told_to_try_late
     assert any("LABEL_STUDIO_COOKIE_DOMAIN" in r.message for r in caplog.records)
 
 
+def test_our_session_cookie_under_label_studios_name_is_refused_rather_than_overwritten(
+    client: Client, small_batch: AnnotationBatch, fake_label_studio: RecordingLabelStudio, settings: Any
+) -> None:
+    settings.LABEL_STUDIO_URL = "http://testserver:8080"
+    join_and_start(client, small_batch, "same-name")
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    settings.SESSION_COOKIE_NAME = "sessionid"
+    client.cookies["sessionid"] = session_key
+
+    response = client.post(reverse("rater-label-studio"))
+
+    assert response.status_code == 503
+    assert fake_label_studio.sign_ins == []
+
+
 def test_when_label_studio_refuses_the_sign_in_the_rater_sees_a_clear_page_without_internals(
     client: Client, small_batch: AnnotationBatch, fake_label_studio: RecordingLabelStudio, settings: Any
 ) -> None:
