@@ -70,6 +70,10 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class RaterOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    completion_code = serializers.SerializerMethodField(
+        help_text="The code this rater is shown once done, to check against the one handed in on the platform."
+    )
+
     class Meta:
         model = Rater
         fields = [
@@ -81,7 +85,11 @@ class RaterOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "flagged",
             "excluded",
             "created_at",
+            "completion_code",
         ]
+
+    def get_completion_code(self, rater: Rater) -> str:
+        return selectors.rater_completion_code(rater=rater)
 
 
 class RaterListApi(generics.ListAPIView):  # type: ignore[type-arg]

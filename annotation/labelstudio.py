@@ -14,10 +14,11 @@ ones the SDK wraps.
 from __future__ import annotations
 
 import html
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +35,11 @@ class LabelStudioError(Exception):
     """Label Studio is unreachable or refused a request; the message says which and why."""
 
 
+class PayloadError(ValueError):
+    """A webhook payload or listed annotation that does not have the shape Label Studio sends, or whose values
+    do not fit the service's columns; the message names the field. Nothing of it is stored."""
+
+
 @dataclass(frozen=True)
 class ImportResult:
     created: int
@@ -43,15 +49,58 @@ class ImportResult:
 
 @dataclass(frozen=True)
 class AnnotationRecord:
+    """One Label Studio annotation, checked: what a webhook or the annotation listing says about it.
+
+    ``task_key`` is our key from the task's data (None on a task that is not ours); ``result`` is the regions
+    as Label Studio sent them, every string free of NUL and every number finite, so they can be stored as
+    they are.
+    """
+
     id: int
-    task_id: int
-    task_data: dict[str, Any]
+    task_id: int | None
+    task_key: str | None
     completed_by: int | None
     result: list[dict[str, Any]]
     lead_time: float | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime | None
+    updated_at: datetime | None
     was_cancelled: bool
+
+
+WebhookAnnotation = AnnotationRecord
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One webhook: the annotations it created or updated, or the ids of those it deleted. Other actions
+    (projects, tasks...) come back with neither."""
+
+    action: str
+    annotations: tuple[AnnotationRecord, ...] = ()
+    deleted_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnreadableAnnotation:
+    """An annotation in Label Studio's listing that does not parse; its id when that much could be read."""
+
+    id: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class AnnotationListing:
+    records: list[AnnotationRecord]
+    unreadable: list[UnreadableAnnotation]
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    """Label Studio's session cookie for a signed-in account, to be handed to that person's browser."""
+
+    cookie_name: str
+    cookie_value: str
+    user_id: int
 
 
 @dataclass(frozen=True)
@@ -173,16 +222,27 @@ class LabelStudioClient:
         return int(self._request("POST", "/api/webhooks/", json=wanted)["id"])
 
     def annotations_since(self, project_id: int, since: datetime | None) -> list[AnnotationRecord]:
-        """Annotations (skips included) updated at or after `since` (all when None), oldest first."""
+        """Annotations (skips included) updated at or after `since` (all when None), oldest first; those that
+        do not parse are left out (``annotation_listing`` names them)."""
+        return self.annotation_listing(project_id, since).records
+
+    def annotation_listing(self, project_id: int, since: datetime | None) -> AnnotationListing:
+        """Every annotation of the project updated at or after `since`, parsed as a webhook's are."""
         if since is not None and since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
-        records = []
+        records, unreadable = [], []
         for task in self._tasks(project_id, with_annotations=True):
             for raw in task.get("annotations") or []:
-                record = _annotation_record(raw, task)
-                if since is None or record.updated_at >= since:
+                try:
+                    record = parse_annotation(raw, task)
+                except PayloadError as exc:
+                    raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+                    unreadable.append(UnreadableAnnotation(id=_id_or_none(raw_id), reason=str(exc)))
+                    continue
+                if since is None or record.updated_at is None or record.updated_at >= since:
                     records.append(record)
-        return sorted(records, key=lambda r: (r.updated_at, r.id))
+        records.sort(key=lambda r: (r.updated_at or datetime.min.replace(tzinfo=UTC), r.id))
+        return AnnotationListing(records=records, unreadable=unreadable)
 
     def create_annotation(
         self,
@@ -239,6 +299,25 @@ class LabelStudioClient:
             finally:
                 session.close()
         return RaterAccount(id=int(user["id"]), email=email, username=username, token=token)
+
+    def sign_in(self, *, email: str, password: str) -> BrowserSession:
+        """Sign the account in through Label Studio's own login form, as a browser would, and return the
+        session cookie Label Studio set: the service hands it to the rater's browser, so the password never
+        leaves the server. The cookie is checked to open a session for this very account."""
+        session = self._browser_form("/user/login/", {"email": email, "password": password})
+        try:
+            value = session.cookies.get(SESSION_COOKIE)
+            if not value:
+                raise LabelStudioError(
+                    f"Label Studio signed {email} in but set no {SESSION_COOKIE!r} cookie; "
+                    "is this Label Studio 1.23?"
+                )
+            me = self._send(session, "GET", "/api/current-user/whoami").json()
+        finally:
+            session.close()
+        if not isinstance(me, dict) or str(me.get("email", "")).lower() != email.strip().lower():
+            raise LabelStudioError(f"Label Studio's session for {email} belongs to another account.")
+        return BrowserSession(cookie_name=SESSION_COOKIE, cookie_value=value, user_id=int(me["id"]))
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -329,19 +408,201 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Token {token}"}
 
 
-def _annotation_record(raw: dict[str, Any], task: dict[str, Any]) -> AnnotationRecord:
-    lead_time = raw.get("lead_time")
+# --- webhook payloads and listed annotations ---------------------------------------------------------------
+#
+# Label Studio 1.23 sends (webhooks) and lists (/api/tasks?fields=all) annotations as JSON objects. Everything
+# the service keeps of one is checked here, so a payload either becomes records that fit the columns or is
+# refused whole with a reason: ids are positive 32-bit integers (Label Studio's ids are Django AutoFields, and
+# so are the columns that keep them), strings hold no NUL (PostgreSQL cannot store one), numbers are finite.
+
+MAX_ID = 2**31 - 1
+MAX_LEAD_TIME = 10**7  # seconds (about 116 days): longer is not a time spent on one task
+MAX_KEY_LENGTH = 100  # AnnotationTask.key
+MAX_TEXT_LENGTH = 20_000  # one string in a result, a rater's comment included
+MAX_REGIONS = 1_000
+MAX_ANNOTATIONS = 10_000
+MAX_DEPTH = 12
+SESSION_COOKIE = "sessionid"  # Label Studio keeps Django's default session cookie name (not configurable)
+KEY_FIELD = "hvae_key"
+CREATE_OR_UPDATE_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED"})
+DELETE_ACTIONS = frozenset({"ANNOTATIONS_DELETED"})
+
+
+def parse_webhook(payload: Any, *, key_field: str = KEY_FIELD) -> WebhookEvent:
+    """A webhook body (already decoded from JSON) as a typed event, or PayloadError naming what is wrong."""
+    if not isinstance(payload, Mapping):
+        raise PayloadError("a webhook payload is a JSON object with an 'action'")
+    action = payload.get("action")
+    if not isinstance(action, str) or not action:
+        raise PayloadError("a webhook payload is a JSON object with an 'action'")
+    _text(action, "action", limit=100)
+    if action in DELETE_ACTIONS:
+        annotations = payload.get("annotations")
+        if not isinstance(annotations, list) or not all(isinstance(a, Mapping) for a in annotations):
+            raise PayloadError(f"{action} needs 'annotations': a list of objects with integer ids")
+        if len(annotations) > MAX_ANNOTATIONS:
+            raise PayloadError(f"{action} lists more than {MAX_ANNOTATIONS} annotations")
+        ids = tuple(_id(a.get("id"), f"annotations[{n}].id") for n, a in enumerate(annotations))
+        return WebhookEvent(action=action, deleted_ids=ids)
+    if action in CREATE_OR_UPDATE_ACTIONS:
+        return WebhookEvent(action=action, annotations=tuple(_annotated_tasks(payload, key_field)))
+    return WebhookEvent(action=action)
+
+
+def parse_annotation(raw: Any, task: Any, *, key_field: str = KEY_FIELD) -> AnnotationRecord:
+    """One annotation and the task it belongs to, as Label Studio serialises them."""
+    if not isinstance(raw, Mapping):
+        raise PayloadError("an annotation is a JSON object")
+    annotation_id = _id(raw.get("id"), "annotation.id")
+    where = f"annotation {annotation_id}"
+    if not isinstance(task, Mapping) or not isinstance(task.get("data"), Mapping):
+        raise PayloadError(f"{where}: its task needs a 'data' object")
+    task_id = raw.get("task") if task.get("id") is None else task.get("id")
+    key = task["data"].get(key_field)
+    if key is not None and not isinstance(key, str):
+        key = None  # not a key of ours: the task is not ours
     completed_by = raw.get("completed_by")
-    if isinstance(completed_by, dict):
+    if isinstance(completed_by, Mapping):
         completed_by = completed_by.get("id")
+    was_cancelled = raw.get("was_cancelled", False)
+    if not isinstance(was_cancelled, bool):
+        raise PayloadError(f"{where}: was_cancelled must be true or false, got {was_cancelled!r:.40}")
     return AnnotationRecord(
-        id=int(raw["id"]),
-        task_id=int(task["id"]),
-        task_data=dict(task.get("data") or {}),
-        completed_by=int(completed_by) if completed_by is not None else None,
-        result=list(raw.get("result") or []),
-        lead_time=float(lead_time) if lead_time is not None else None,
-        created_at=datetime.fromisoformat(raw["created_at"]),
-        updated_at=datetime.fromisoformat(raw["updated_at"]),
-        was_cancelled=bool(raw.get("was_cancelled")),
+        id=annotation_id,
+        task_id=None if task_id is None else _id(task_id, f"{where}: task id"),
+        task_key=None if key is None else _text(key, f"{where}: task data {key_field}", limit=MAX_KEY_LENGTH),
+        completed_by=None if completed_by is None else _id(completed_by, f"{where}: completed_by"),
+        result=_result(raw.get("result"), where),
+        lead_time=_lead_time(raw.get("lead_time"), where),
+        created_at=_moment(raw.get("created_at"), f"{where}: created_at"),
+        updated_at=_moment(raw.get("updated_at"), f"{where}: updated_at"),
+        was_cancelled=was_cancelled,
     )
+
+
+def _annotated_tasks(payload: Mapping[str, Any], key_field: str) -> Iterator[AnnotationRecord]:
+    """One annotation and its task (ANNOTATION_CREATED/UPDATED), or lists of both matched on the annotation's
+    task id (ANNOTATIONS_CREATED)."""
+    annotation, task = payload.get("annotation"), payload.get("task")
+    annotations: list[Any] = annotation if isinstance(annotation, list) else [annotation]
+    tasks: list[Any] = task if isinstance(task, list) else [task]
+    if not annotations or not all(isinstance(a, Mapping) for a in annotations):
+        raise PayloadError("the payload needs an 'annotation' object (or a list of them)")
+    if not tasks or not all(isinstance(t, Mapping) and isinstance(t.get("data"), Mapping) for t in tasks):
+        raise PayloadError("the payload needs a 'task' object with 'data' (or a list of them)")
+    if len(annotations) > MAX_ANNOTATIONS or len(tasks) > MAX_ANNOTATIONS:
+        raise PayloadError(f"a payload carries at most {MAX_ANNOTATIONS} annotations and tasks")
+    by_id: dict[int, Mapping[str, Any]] = {}
+    for n, item in enumerate(tasks):
+        if item.get("id") is not None:
+            by_id[_id(item["id"], f"task[{n}].id")] = item
+    for item in annotations:
+        if len(tasks) == 1:
+            yield parse_annotation(item, tasks[0], key_field=key_field)
+            continue
+        annotation_id = _id(item.get("id"), "annotation.id")
+        task_id = item.get("task")
+        owner = by_id.get(_id(task_id, f"annotation {annotation_id}: task")) if task_id is not None else None
+        if owner is None:
+            raise PayloadError(f"annotation {annotation_id} refers to a task that is not in the payload")
+        yield parse_annotation(item, owner, key_field=key_field)
+
+
+def _id(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise PayloadError(f"{where} must be an integer from 1 to {MAX_ID}, got {_shown(value)}")
+    return value
+
+
+def _id_or_none(value: Any) -> int | None:
+    try:
+        return _id(value, "id")
+    except PayloadError:
+        return None
+
+
+def _text(value: Any, where: str, *, limit: int = MAX_TEXT_LENGTH) -> str:
+    if not isinstance(value, str):
+        raise PayloadError(f"{where} must be a string, got {_shown(value)}")
+    if "\x00" in value:
+        raise PayloadError(f"{where} contains a NUL character")
+    if len(value) > limit:
+        raise PayloadError(f"{where} is longer than {limit} characters")
+    return value
+
+
+def _lead_time(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"{where}: lead_time must be a number of seconds, got {_shown(value)}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_LEAD_TIME:
+        raise PayloadError(
+            f"{where}: lead_time must be finite seconds in [0, {MAX_LEAD_TIME}], got {_shown(value)}"
+        )
+    return seconds
+
+
+def _moment(value: Any, where: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    text = _text(value, where, limit=64)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise PayloadError(f"{where} is not an ISO 8601 date and time: {_shown(value)}") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _result(value: Any, where: str) -> list[dict[str, Any]]:
+    """The result regions, each an object with a string ``from_name``/``type`` (when given) and a ``value``
+    object, every nested string and number storable as it is."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{where}: result must be a list of regions")
+    if len(value) > MAX_REGIONS:
+        raise PayloadError(f"{where}: result has more than {MAX_REGIONS} regions")
+    regions = []
+    for n, region in enumerate(value):
+        at = f"{where}: result[{n}]"
+        if not isinstance(region, Mapping) or not isinstance(region.get("value"), Mapping):
+            raise PayloadError(f"{at} needs a 'value' object")
+        for name in ("from_name", "to_name", "type"):
+            if region.get(name) is not None:
+                _text(region[name], f"{at}.{name}", limit=200)
+        regions.append(_json(region, at, depth=0))
+    return regions
+
+
+def _json(value: Any, where: str, *, depth: int) -> Any:
+    """A copy of a decoded JSON value that PostgreSQL's jsonb can store: no NUL, finite numbers, bounded."""
+    if depth > MAX_DEPTH:
+        raise PayloadError(f"{where} is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        return _text(value, where)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) >= 2**63:
+            raise PayloadError(f"{where} is an integer beyond 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PayloadError(f"{where} is not a finite number")
+        return value
+    if isinstance(value, list):
+        return [_json(item, f"{where}[{n}]", depth=depth + 1) for n, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        copy = {}
+        for name, item in value.items():
+            key = _text(name, f"{where} key", limit=200)
+            copy[key] = _json(item, f"{where}.{key}", depth=depth + 1)
+        return copy
+    raise PayloadError(f"{where} is not JSON: {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: short, and escaped (repr shows a NUL as \\x00)."""
+    return repr(value)[:60]

@@ -102,8 +102,8 @@ class Rater(models.Model):
     platform_session_id = models.CharField(max_length=200, blank=True)
     email = models.EmailField(help_text="The Label Studio login made for the rater (not a real address).")
     label_studio_user_id = models.PositiveIntegerField(null=True, blank=True)
-    # Label Studio's open-source edition has no single sign-on: the rater signs in with this generated password,
-    # shown only on their own pages. It opens nothing but that rater's Label Studio account.
+    # Label Studio's open-source edition has no single sign-on: the service signs the rater in with this generated
+    # password and hands Label Studio's session cookie to the rater's browser; it is never shown to anyone.
     label_studio_password = models.CharField(max_length=64, blank=True, editable=False)
     consented_at = models.DateTimeField(null=True, blank=True)
     consent_version = models.CharField(max_length=50, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -9,10 +10,13 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
 
 INVITE_SALT = "hvae.annotation.invite"
+COMPLETION_SALT = "hvae.annotation.completion"
+COMPLETION_CODE_LENGTH = 10
 
 
 def invite_token(*, batch: AnnotationBatch) -> str:
@@ -43,6 +47,11 @@ def batch_from_invite(*, token: str) -> AnnotationBatch | None:
         .filter(pk=data["batch"], invite_token=data["key"])
         .first()
     )
+
+
+def rater_of_participant(*, batch: AnnotationBatch, participant_id: str) -> Rater | None:
+    """The rater who joined the batch under this crowd-platform id, if any."""
+    return Rater.objects.filter(batch=batch, participant_id=participant_id.strip()).first()
 
 
 def rater_done(*, rater: Rater) -> int:
@@ -92,9 +101,21 @@ def rater_tasks_left(*, rater: Rater) -> int:
     )
 
 
+def rater_completion_code(*, rater: Rater) -> str:
+    """The rater's own completion code: an HMAC (keyed by the service's secret key) of the study's code and the
+    rater, so no rater can tell another's, and a researcher can check a code handed in on the crowd platform
+    against the rater who earned it (it is in the raters API). Rotating the secret key changes every code."""
+    message = f"{rater.batch.study.completion_code}:{rater.batch_id}:{rater.pk}"
+    digest = salted_hmac(COMPLETION_SALT, message, algorithm="sha256").digest()
+    return base64.b32encode(digest).decode()[:COMPLETION_CODE_LENGTH]
+
+
 def rater_progress(*, rater: Rater) -> RaterProgress:
     """Where the rater stands. The completion code and return link are given once the quota is done, or once
-    no conversation is left for a rater who judged at least one (the batch ran out before their quota)."""
+    no conversation is left for a rater who judged at least one (the batch ran out before their quota).
+
+    The code shown is the rater's own; the return link carries the study's code (``cc``), the one the crowd
+    platform checks automatically when the rater is sent back."""
     quota = min(rater.batch.tasks_per_rater, rater.batch.tasks.count()) or rater.batch.tasks_per_rater
     done = rater_done(rater=rater)
     study = rater.batch.study
@@ -104,7 +125,7 @@ def rater_progress(*, rater: Rater) -> RaterProgress:
     return RaterProgress(
         done=done,
         quota=quota,
-        completion_code=study.completion_code,
+        completion_code=rater_completion_code(rater=rater),
         completion_url=_with_code(study.completion_url, study.completion_code),
         ran_out=ran_out,
     )

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypedDict, Unpack
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from annotation import labeling, sampling
-from annotation.labelstudio import AnnotationRecord, LabelStudioClient, LabelStudioError
+from annotation.labelstudio import (
+    AnnotationRecord,
+    BrowserSession,
+    LabelStudioClient,
+    LabelStudioError,
+    PayloadError,
+    parse_webhook,
+)
 from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
 from evaluation import svo
 from evaluation.models import Study, Trial
@@ -260,51 +265,25 @@ def webhook_url() -> str:
 # --- judgments ------------------------------------------------------------------------------------------
 
 
-class PayloadError(ValueError):
-    """A webhook or sync payload that cannot be read; nothing is stored."""
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return parse_datetime(value)
-        except ValueError as exc:
-            raise PayloadError(f"not a date and time: {value!r}") from exc
-    return None
-
-
 @transaction.atomic
-def judgment_upsert(
-    *, annotation: Mapping[str, Any], task_data: Mapping[str, Any]
-) -> tuple[HumanJudgment, bool] | None:
+def judgment_upsert(*, record: AnnotationRecord) -> tuple[HumanJudgment, bool] | None:
     """Create or update the judgment of one Label Studio annotation, keyed on its id (idempotent).
 
     Returns ``(judgment, created)``, or None for an annotation on a task that is not ours (no known key).
     """
-    annotation_id = annotation.get("id")
-    if not isinstance(annotation_id, int) or isinstance(annotation_id, bool):
-        raise PayloadError("annotation.id must be an integer")
-    key = task_data.get(labeling.KEY_FIELD)
     task = (
-        AnnotationTask.objects.select_related("batch").filter(key=key).first()
-        if isinstance(key, str)
+        AnnotationTask.objects.select_related("batch").filter(key=record.task_key).first()
+        if record.task_key
         else None
     )
     if task is None:
         return None
     try:
-        parsed = labeling.parse_result(annotation.get("result") or [])
+        parsed = labeling.parse_result(record.result)
     except labeling.ResultError as exc:
-        raise PayloadError(str(exc)) from exc
-    user_id = annotation.get("completed_by")
-    if isinstance(user_id, Mapping):
-        user_id = user_id.get("id")
-    if not isinstance(user_id, int):
-        user_id = None
+        raise PayloadError(f"annotation {record.id}: {exc}") from exc
+    user_id = record.completed_by
     rater = Rater.objects.filter(batch=task.batch, label_studio_user_id=user_id).first() if user_id else None
-    lead_time = annotation.get("lead_time")
     defaults = {
         "task": task,
         "trial_id": task.trial_id,
@@ -315,11 +294,11 @@ def judgment_upsert(
         "confidence": parsed.confidence,
         "extraction_audit": parsed.extraction_audit,
         "comment": parsed.comment,
-        "lead_time": float(lead_time) if isinstance(lead_time, int | float) else None,
-        "was_cancelled": bool(annotation.get("was_cancelled", False)),
-        "raw_result": list(annotation.get("result") or []),
-        "annotated_at": _as_datetime(annotation.get("created_at")),
-        "annotation_updated_at": _as_datetime(annotation.get("updated_at")),
+        "lead_time": record.lead_time,
+        "was_cancelled": record.was_cancelled,
+        "raw_result": record.result,
+        "annotated_at": record.created_at,
+        "annotation_updated_at": record.updated_at,
         "deleted": False,
         "deleted_at": None,
     }
@@ -327,7 +306,7 @@ def judgment_upsert(
         try:
             with transaction.atomic():
                 judgment, created = HumanJudgment.objects.update_or_create(
-                    label_studio_annotation_id=annotation_id, defaults=defaults
+                    label_studio_annotation_id=record.id, defaults=defaults
                 )
             break
         except IntegrityError:
@@ -338,7 +317,7 @@ def judgment_upsert(
         rater_refresh_flag(rater=rater)
     logger.info(
         "judgment upserted annotation=%s task=%s rater=%s created=%s",
-        annotation_id,
+        record.id,
         task.pk,
         rater.pk if rater else None,
         created,
@@ -367,48 +346,17 @@ def judgments_mark_deleted(*, annotation_ids: Sequence[int]) -> int:
     return len(judgments)
 
 
-CREATE_OR_UPDATE = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED"}
-DELETE = {"ANNOTATIONS_DELETED"}
-
-
 @transaction.atomic
 def webhook_handle(*, payload: Any) -> int:
-    """Apply one Label Studio webhook; returns how many judgments it touched. A malformed payload raises
-    PayloadError and changes nothing (the whole payload is one transaction)."""
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("action"), str):
-        raise PayloadError("a webhook payload is a JSON object with an 'action'")
-    action = payload["action"]
-    if action in DELETE:
-        annotations = payload.get("annotations")
-        if not isinstance(annotations, list) or not all(
-            isinstance(a, Mapping) and isinstance(a.get("id"), int) for a in annotations
-        ):
-            raise PayloadError(f"{action} needs 'annotations': a list of objects with integer ids")
-        return judgments_mark_deleted(annotation_ids=[a["id"] for a in annotations])
-    if action in CREATE_OR_UPDATE:
-        touched = [judgment_upsert(annotation=a, task_data=t) for a, t in _annotation_task_pairs(payload)]
-        return sum(1 for outcome in touched if outcome is not None)
-    return 0  # other events (projects, tasks...) are not ours to store
-
-
-def _annotation_task_pairs(payload: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
-    """(annotation, task data) pairs: one annotation and its task (ANNOTATION_CREATED/UPDATED), or lists of
-    both, matched on the annotation's task id (ANNOTATIONS_CREATED)."""
-    annotation, task = payload.get("annotation"), payload.get("task")
-    annotations: list[Any] = annotation if isinstance(annotation, list) else [annotation]
-    tasks: list[Any] = task if isinstance(task, list) else [task]
-    if not annotations or not all(isinstance(a, Mapping) for a in annotations):
-        raise PayloadError("the payload needs an 'annotation' object (or a list of them)")
-    if not tasks or not all(isinstance(t, Mapping) and isinstance(t.get("data"), Mapping) for t in tasks):
-        raise PayloadError("the payload needs a 'task' object with 'data' (or a list of them)")
-    by_id: dict[Any, Mapping[str, Any]] = {t.get("id"): t["data"] for t in tasks}
-    pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
-    for item in annotations:
-        data = tasks[0]["data"] if len(tasks) == 1 else by_id.get(item.get("task"))
-        if data is None:
-            raise PayloadError(f"annotation {item.get('id')!r} refers to a task that is not in the payload")
-        pairs.append((item, data))
-    return pairs
+    """Apply one Label Studio webhook; returns how many judgments it touched. The payload is parsed whole into
+    a typed event first (``labelstudio.parse_webhook``), so a malformed one raises PayloadError before anything
+    is written; a judgment that does not fit the interface raises it too, and the one transaction undoes the
+    rest."""
+    event = parse_webhook(payload, key_field=labeling.KEY_FIELD)
+    if event.deleted_ids:
+        return judgments_mark_deleted(annotation_ids=event.deleted_ids)
+    touched = [judgment_upsert(record=record) for record in event.annotations]
+    return sum(1 for outcome in touched if outcome is not None)
 
 
 @dataclass(frozen=True)
@@ -435,18 +383,23 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
             assert batch.label_studio_project_id is not None
             listed_at = timezone.now()
             try:
-                records = ls.annotations_since(batch.label_studio_project_id, None)
+                listing = ls.annotation_listing(batch.label_studio_project_id, None)
             except LabelStudioError as exc:
                 raise DomainError(
                     f"{exc} Nothing more was changed; run the sync again once Label Studio is up."
                 ) from exc
             with transaction.atomic():
                 seen: set[int] = set()
-                for record in records:
+                for unread in listing.unreadable:
+                    logger.warning(
+                        "unreadable annotation=%s batch=%s: %s", unread.id, batch.pk, unread.reason
+                    )
+                    if unread.id is not None:
+                        seen.add(unread.id)
+                    unreadable += 1
+                for record in listing.records:
                     try:
-                        outcome = judgment_upsert(
-                            annotation=_record_as_annotation(record), task_data=record.task_data
-                        )
+                        outcome = judgment_upsert(record=record)
                     except PayloadError as exc:
                         logger.warning("unreadable annotation=%s batch=%s: %s", record.id, batch.pk, exc)
                         seen.add(record.id)
@@ -478,40 +431,39 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
     )
 
 
-def _record_as_annotation(record: AnnotationRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "completed_by": record.completed_by,
-        "result": record.result,
-        "lead_time": record.lead_time,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "was_cancelled": record.was_cancelled,
-    }
-
-
 # --- raters ---------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+class ParticipantInUse(DomainError):
+    """The participant id already belongs to a rater of the batch, who joined from another browser."""
+
+
 def rater_join(
     *, batch: AnnotationBatch, participant_id: str, platform_study_id: str = "", platform_session_id: str = ""
 ) -> Rater:
-    """The rater behind an invite visit; a second visit with the same participant id finds the same rater."""
+    """A new rater for a participant id the batch has not seen. A participant id is taken once: whoever comes
+    with it later gets ParticipantInUse, never that rater (the pages keep a rater to the browser session that
+    joined, see annotation/views.py)."""
     participant_id = participant_id.strip()
     if not participant_id:
         raise DomainError("A participant id is required.", field="participant_id")
     safe = "".join(ch for ch in participant_id.lower() if ch.isascii() and ch.isalnum())[:40] or "rater"
-    rater, _ = Rater.objects.get_or_create(
-        batch=batch,
-        participant_id=participant_id,
-        defaults={
-            "platform_study_id": platform_study_id,
-            "platform_session_id": platform_session_id,
-            # Unique per rater (the batch key is), and .invalid: Label Studio never mails anyone.
-            "email": f"{safe}-{secrets.token_hex(3)}.{batch.key}@raters.invalid",
-        },
-    )
+    try:
+        with transaction.atomic():
+            rater = Rater.objects.create(
+                batch=batch,
+                participant_id=participant_id,
+                platform_study_id=platform_study_id,
+                platform_session_id=platform_session_id,
+                # Unique per rater (the batch key is), and .invalid: Label Studio never mails anyone.
+                email=f"{safe}-{secrets.token_hex(3)}.{batch.key}@raters.invalid",
+            )
+    except IntegrityError as exc:
+        raise ParticipantInUse(
+            "This participant id is already taking part in this study from another browser.",
+            field="participant_id",
+        ) from exc
+    logger.info("rater joined rater=%s batch=%s", rater.pk, batch.pk)
     return rater
 
 
@@ -565,10 +517,24 @@ def rater_provision(*, rater: Rater, client: LabelStudioClient | None = None) ->
 
 
 def rater_labeling_url(*, rater: Rater) -> str:
-    """Label Studio's sign-in page, leading on to the batch's labeling stream."""
+    """The batch's labeling stream in Label Studio."""
     project_id = rater.batch.label_studio_project_id
-    next_page = f"/projects/{project_id}/data?labeling=1"
-    return f"{settings.LABEL_STUDIO_URL.rstrip('/')}/user/login/?{urlencode({'next': next_page})}"
+    return f"{settings.LABEL_STUDIO_URL.rstrip('/')}/projects/{project_id}/data?labeling=1"
+
+
+def rater_label_studio_session(*, rater: Rater, client: LabelStudioClient | None = None) -> BrowserSession:
+    """Sign the rater's Label Studio account in on the server and return the session cookie to hand to the
+    rater's browser: the rater never sees, types or receives the account's email or password."""
+    if rater.label_studio_user_id is None or not rater.label_studio_password:
+        raise DomainError("The rater's Label Studio account is not made yet.")
+    with _label_studio(client) as ls:
+        session = ls.sign_in(email=rater.email, password=rater.label_studio_password)
+    if session.user_id != rater.label_studio_user_id:
+        raise LabelStudioError(
+            f"Label Studio signed in account {session.user_id}, not the rater's {rater.label_studio_user_id}."
+        )
+    logger.info("rater signed in to label studio rater=%s label_studio_user=%s", rater.pk, session.user_id)
+    return session
 
 
 @transaction.atomic

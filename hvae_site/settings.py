@@ -170,6 +170,10 @@ HVAE_STALE_CLAIM_SECONDS: float = env.float("HVAE_STALE_CLAIM_SECONDS", default=
 LABEL_STUDIO_URL: str = env.str("LABEL_STUDIO_URL", default="")
 LABEL_STUDIO_API_KEY: str = env.str("LABEL_STUDIO_API_KEY", default="")
 LABEL_STUDIO_WEBHOOK_SECRET: str = env.str("LABEL_STUDIO_WEBHOOK_SECRET", default="")
+# The service signs raters in to Label Studio and hands Label Studio's session cookie to their browser: both
+# must be served under one host name (ports may differ), or under this parent domain (e.g. "example.org" for
+# hvae.example.org and labels.example.org).
+LABEL_STUDIO_COOKIE_DOMAIN: str = env.str("LABEL_STUDIO_COOKIE_DOMAIN", default="")
 HVAE_PUBLIC_URL: str = env.str("HVAE_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 LOGGING = {

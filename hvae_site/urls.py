@@ -45,6 +45,7 @@ rater_pages = [
     path("join/<str:token>/instructions", annotation_views.instructions, name="rater-instructions"),
     path("join/<str:token>/start", annotation_views.start, name="rater-start"),
     path("progress", annotation_views.progress, name="rater-progress"),
+    path("label-studio", annotation_views.label_studio, name="rater-label-studio"),
 ]
 
 urlpatterns = [

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from annotation import services
-from annotation.labelstudio import RaterAccount
+from annotation.labelstudio import BrowserSession, RaterAccount
 from annotation.models import AnnotationBatch
 from evaluation.models import Study
 from tests.annotation.factories import make_design_study
@@ -40,6 +40,8 @@ class RecordingLabelStudio:
 
     users: dict[str, int] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)
+    sign_ins: list[str] = field(default_factory=list)
     fail: bool = False
     closed: int = 0
 
@@ -53,7 +55,21 @@ class RecordingLabelStudio:
 
             raise LabelStudioError("Label Studio at http://127.0.0.1:9 is not reachable: connection refused")
         user_id = self.users.setdefault(email, 100 + len(self.users))
+        self.passwords[email] = str(kwargs.get("password"))
         return RaterAccount(id=user_id, email=email, username=username, token=None)
+
+    def sign_in(self, *, email: str, password: str) -> BrowserSession:
+        """Label Studio's answer to its login form: a session cookie for the account, when the password fits."""
+        from annotation.labelstudio import LabelStudioError
+
+        if self.fail or self.passwords.get(email) != password:
+            raise LabelStudioError(f"Label Studio refused /user/login/ for {email}: wrong email or password")
+        self.sign_ins.append(email)
+        return BrowserSession(
+            cookie_name="sessionid",
+            cookie_value=f"signed-session-of-{self.users[email]}",
+            user_id=self.users[email],
+        )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from annotation import services
-from annotation.labelstudio import AnnotationRecord
+from annotation.labelstudio import AnnotationListing, AnnotationRecord, UnreadableAnnotation
 from annotation.models import AnnotationBatch, HumanJudgment
 from tests.annotation.factories import annotation
 
@@ -23,7 +23,7 @@ def record(
     return AnnotationRecord(
         id=annotation_id,
         task_id=500 + task_index,
-        task_data={"hvae_key": task.key},
+        task_key=task.key,
         completed_by=raw["completed_by"],
         result=raw["result"],
         lead_time=raw["lead_time"],
@@ -37,11 +37,12 @@ def record(
 class ListingLabelStudio:
     records: list[AnnotationRecord] = field(default_factory=list)
     during_listing: Callable[[], None] | None = None
+    unreadable: list[UnreadableAnnotation] = field(default_factory=list)
 
-    def annotations_since(self, project_id: int, since: datetime | None) -> list[AnnotationRecord]:
+    def annotation_listing(self, project_id: int, since: datetime | None) -> AnnotationListing:
         if self.during_listing is not None:
             self.during_listing()
-        return list(self.records)
+        return AnnotationListing(records=list(self.records), unreadable=list(self.unreadable))
 
 
 def sync(batch: AnnotationBatch, ls: ListingLabelStudio) -> services.SyncResult:
@@ -95,6 +96,20 @@ def test_an_unreadable_annotation_is_counted_and_left_alone(batch: AnnotationBat
     judgment = HumanJudgment.objects.get(label_studio_annotation_id=1)
     assert not judgment.deleted
     assert judgment.angle_estimate == 40.0
+
+
+def test_an_annotation_label_studio_lists_malformed_is_counted_and_never_taken_for_deleted(
+    batch: AnnotationBatch,
+) -> None:
+    sync(batch, ListingLabelStudio([record(batch, 1)]))
+    listing = ListingLabelStudio(
+        [], unreadable=[UnreadableAnnotation(id=1, reason="lead_time is not finite")]
+    )
+
+    result = sync(batch, listing)
+
+    assert (result.unreadable, result.deleted) == (1, 0)
+    assert not HumanJudgment.objects.get(label_studio_annotation_id=1).deleted
 
 
 def test_the_scheduled_task_syncs_every_pushed_study(batch: AnnotationBatch, monkeypatch: Any) -> None:

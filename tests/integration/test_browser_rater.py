@@ -1,5 +1,6 @@
 """A rater in a real browser (Debian's headless Chromium driven by Playwright): invite link with Prolific ids,
-consent, instructions, Label Studio sign-in and labeling, then back to the completion code and the platform.
+consent, instructions, Label Studio opened already signed in (the service signs the rater in; no credentials
+are ever shown) and labeling, then back to the completion code and the platform.
 
 A missing Chromium fails this test, it never skips it.
 """
@@ -64,11 +65,8 @@ def reload_until_done(page: Page, timeout: float = 30) -> None:
         page.reload()
 
 
-def label_in_label_studio(page: Page, *, email: str, password: str) -> None:
-    """What the rater does in Label Studio's own pages: sign in, judge the task shown, submit."""
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+def label_in_label_studio(page: Page) -> None:
+    """What the rater does in Label Studio's own pages (opened signed in): judge the task shown, submit."""
     page.wait_for_selector("input[name=angle]", timeout=60_000)
     assert page.locator("text=Conversation").first.is_visible()
     page.locator("label:has(input[name=prosocial])").click()
@@ -80,7 +78,7 @@ def label_in_label_studio(page: Page, *, email: str, password: str) -> None:
 def test_a_rater_goes_from_the_invite_link_through_label_studio_to_the_completion_code(
     label_studio: LabelStudioServer, live_server: Any, settings: Any
 ) -> None:
-    settings.LABEL_STUDIO_URL = label_studio.url  # 127.0.0.1: another host than the live server's localhost
+    settings.LABEL_STUDIO_URL = label_studio.url
     settings.LABEL_STUDIO_API_KEY = label_studio.api_key
     settings.LABEL_STUDIO_WEBHOOK_SECRET = label_studio.webhook_secret
     settings.HVAE_PUBLIC_URL = live_server.url
@@ -91,7 +89,13 @@ def test_a_rater_goes_from_the_invite_link_through_label_studio_to_the_completio
     study.completion_url = f"{live_server.url}/health"  # stands in for the crowd platform's return page
     study.save()
     batch = services.annotation_batch_push(study=study, size=1, tasks_per_rater=1).batch
-    invite = selectors.invite_url(batch=batch) + "?PROLIFIC_PID=pw-rater-1&STUDY_ID=st-9&SESSION_ID=se-3"
+    # The rater reaches our pages under Label Studio's host name (another port), so that the Label Studio
+    # session cookie our page sets is the browser's for Label Studio too.
+    ours = live_server.url.replace("localhost", httpx.URL(label_studio.url).host)
+    invite = (
+        selectors.invite_url(batch=batch).replace(live_server.url, ours)
+        + "?PROLIFIC_PID=pw-rater-1&STUDY_ID=st-9&SESSION_ID=se-3"
+    )
 
     def walk(browser: Browser) -> dict[str, str]:
         seen: dict[str, str] = {}
@@ -105,11 +109,11 @@ def test_a_rater_goes_from_the_invite_link_through_label_studio_to_the_completio
         page.click("#start")
         page.wait_for_selector("#sign-in")
         seen["done_before"] = page.inner_text("#done")
-        email, password = page.inner_text("#ls-email"), page.inner_text("#ls-password")
+        seen["progress_page"] = page.content()
 
         with context.expect_page() as opened:
             page.click("#open-label-studio")
-        label_in_label_studio(opened.value, email=email, password=password)
+        label_in_label_studio(opened.value)
         reload_until_done(page)
         seen["code"] = page.inner_text("#completion-code")
         page.wait_for_url("**/health?cc=HVAE-7Q", timeout=20_000)
@@ -127,9 +131,11 @@ def test_a_rater_goes_from_the_invite_link_through_label_studio_to_the_completio
 
     assert seen["consent"] == "We keep your judgments. <em>Not</em> your name."  # shown as text, not markup
     assert seen["done_before"] == "0"
-    assert seen["code"] == seen["code_again"] == "HVAE-7Q"
-    assert seen["returned_to"] == f"{live_server.url}/health?cc=HVAE-7Q"
     rater = Rater.objects.get()
+    assert seen["code"] == seen["code_again"] == selectors.rater_completion_code(rater=rater)
+    assert seen["returned_to"] == f"{live_server.url}/health?cc=HVAE-7Q"
+    assert rater.email not in seen["progress_page"]
+    assert rater.label_studio_password not in seen["progress_page"]
     assert (rater.participant_id, rater.platform_study_id, rater.platform_session_id) == (
         "pw-rater-1",
         "st-9",

@@ -195,7 +195,7 @@ def test_two_raters_annotations_are_attributed_to_each(client: LabelStudioClient
     assert by_id[first].completed_by == alice.id
     assert by_id[first].lead_time == 12.5
     assert by_id[first].result == choice("prosocial")
-    assert by_id[second].task_data["hvae_key"] == "r1"
+    assert by_id[second].task_key == "r1"
     assert not by_id[second].was_cancelled
     assert [r.id for r in client.annotations_since(project_id, before)] == [first, second]
     assert client.annotations_since(project_id, datetime.now(UTC) + timedelta(minutes=5)) == []
