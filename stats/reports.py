@@ -15,18 +15,27 @@ import numpy as np
 import pandas as pd
 from django.core.cache import cache
 
-from evaluation import prompts, svo
+from evaluation import prompts, summary, svo
 from evaluation.models import Study
-from stats import comparison, consistency, plots, validation
+from stats import comparison, consistency, plots, sensitivity, validation
 from stats import selectors as stats_selectors
 
-REPORT_VERSION = "hvae-report/2"
+REPORT_VERSION = "hvae-report/3"
 CACHE_SECONDS = 24 * 3600
 DEFAULT_SEED = 0
 DEFAULT_N_BOOT = 1000
 SCORED = "scored"
 FAILED = "failed"
 CELL = ["model", "value", "strategy"]
+DESIGN_COLUMNS = [
+    "prompt_variant",
+    "option_order",
+    "option_labels",
+    "temperature",
+    "item_set",
+    "definitions_version",
+]
+"""The trial-frame columns of a cell's design, in the order of ``summary.DESIGN_KEYS``."""
 ANGLE_BIN_DEGREES = 2.5
 EXTRACTION_METHODS = ("parser", "llm", "unparseable")
 
@@ -60,67 +69,119 @@ def _scored(trials: pd.DataFrame) -> pd.DataFrame:
 # automated results
 
 
-def _cell_row(key: tuple[str, str, str], cell: pd.DataFrame, methods: dict[str, int]) -> dict[str, Any]:
-    scored = cell[cell["status"] == SCORED]
-    angles = pd.to_numeric(scored["angle"], errors="coerce").dropna()
-    categories = scored["category"].value_counts()
-    deviation = pd.to_numeric(scored["angular_deviation"], errors="coerce").dropna()
-    return {
-        "model": key[0],
-        "value": key[1],
-        "strategy": key[2],
-        "reference_agent": bool(cell["reference_agent"].any()),
-        "n_trials": len(cell),
-        "n_scored": len(scored),
-        "n_failed": int((cell["status"] == FAILED).sum()),
-        "angle": comparison.mean_estimate(angles.tolist()).to_dict(),
-        "mean_angle": _number(angles.mean()) if len(angles) else None,
-        "sd_angle": _number(angles.std(ddof=1)) if len(angles) > 1 else None,
-        "target_angle": svo.target_angle(key[1]) if key[1] in svo.VALUES else None,
-        "mean_angular_deviation": _number(deviation.mean()) if len(deviation) else None,
-        "categories": {category: int(categories.get(category, 0)) for category in svo.CATEGORIES},
-        "value_rationality": comparison.mean_estimate(
-            pd.to_numeric(scored["value_rationality"], errors="coerce").tolist()
-        ).to_dict(),
-        "hit_rate": comparison.proportion(
-            [None if x is None else bool(x) for x in scored["category_hit"]]
-        ).to_dict(),
-        "transitive_rate": comparison.proportion(
-            [None if x is None else bool(x) for x in scored["transitive"]]
-        ).to_dict(),
-        "extraction": {method: int(methods.get(method, 0)) for method in EXTRACTION_METHODS},
-    }
+def _temperature(value: Any) -> float | None:
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+        else float(value)
+    )
+
+
+def cell_keys(trials: pd.DataFrame) -> list[summary.CellKey]:
+    """Each trial's cell: (model, value, strategy) and its run's design."""
+    columns = [trials[c].tolist() for c in (*CELL, *DESIGN_COLUMNS)]
+    return [
+        summary.CellKey(
+            model,
+            value,
+            strategy,
+            summary.Design(variant, order, labels, _temperature(t), items, definitions),
+        )
+        for model, value, strategy, variant, order, labels, t, items, definitions in zip(
+            *columns, strict=True
+        )
+    ]
+
+
+def design_label(design: dict[str, Any]) -> str:
+    return summary.Design(**design).label()
 
 
 def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[str, Any]:
-    """Per (model, value, strategy) cell: counts, angle, categories, value rationality, hit and transitivity
-    rates; goal vs plain; the value-rationality heatmap and the angle distribution on the SVO ring."""
-    methods: dict[tuple[str, str, str], dict[str, int]] = {}
-    for model, value, strategy, method, n in extraction.itertuples(index=False):
-        methods.setdefault((model, value, strategy), {})[method] = int(n)
-    cells = [_cell_row(key, cell, methods.get(key, {})) for key, cell in trials.groupby(CELL, sort=True)]
+    """Per cell (model, value, strategy and design): counts, failures, angle, categories, value rationality
+    (scored and intention-to-treat), hit and transitivity rates; goal vs plain within a design; the
+    value-rationality heatmap and the angle distribution on the SVO ring."""
+    keys = cell_keys(trials)
+    run_cells = dict(zip(trials["run_id"].tolist(), keys, strict=True))
+    methods: dict[summary.CellKey, dict[str, int]] = {}
+    reasked: dict[summary.CellKey, int] = {}
+    for run_id, method, n, n_reasked in extraction.itertuples(index=False):
+        if run_id not in run_cells:
+            continue
+        key = run_cells[run_id]
+        counts = methods.setdefault(key, {})
+        counts[method] = counts.get(method, 0) + int(n)
+        reasked[key] = reasked.get(key, 0) + int(n_reasked)
+    rows = [
+        summary.TrialRow(
+            key,
+            status,
+            _number(angle),
+            category or "",
+            _number(rationality),
+            None if hit is None or hit is pd.NA else bool(hit),
+            None if transitive is None or transitive is pd.NA else bool(transitive),
+            _number(deviation),
+            _number(target),
+        )
+        for key, status, angle, category, rationality, hit, transitive, deviation, target in zip(
+            keys,
+            trials["status"],
+            trials["angle"],
+            trials["category"],
+            trials["value_rationality"],
+            trials["category_hit"],
+            trials["transitive"],
+            trials["angular_deviation"],
+            trials["target_angle"],
+            strict=True,
+        )
+    ]
+    items = {key: summary.ItemCounts(methods[key], reasked.get(key, 0)) for key in methods}
+    reference = {key for key, flag in zip(keys, trials["reference_agent"], strict=True) if bool(flag)}
+    cells = []
+    for cell in summary.summarise(rows, items):
+        key = summary.CellKey(cell.model, cell.value, cell.strategy, cell.design)
+        row = cell.to_dict()
+        row["reference_agent"] = key in reference
+        if row["target_angle"] is None and cell.value in svo.VALUES:
+            row["target_angle"] = svo.target_angle(cell.value)
+        cells.append(row)
     scored = _scored(trials)
+    scored_keys = [k for k, status in zip(keys, trials["status"], strict=True) if status == SCORED]
+    by_pair: dict[tuple[str, str, summary.Design], dict[str, list[float]]] = {}
+    for key, rationality in zip(scored_keys, scored["value_rationality"], strict=True):
+        by_pair.setdefault((key.model, key.value, key.design), {}).setdefault(key.strategy, []).append(
+            float(rationality)
+        )
     goal_vs_plain = []
-    for (model, value), pair in scored.groupby(["model", "value"], sort=True):
-        by_strategy = {s: c["value_rationality"].tolist() for s, c in pair.groupby("strategy")}
+    for model, value, design in sorted(by_pair, key=lambda k: (k[0], k[1], k[2].sort_key())):
+        by_strategy = by_pair[(model, value, design)]
         if "goal" in by_strategy and "plain" in by_strategy:
             difference = comparison.mean_difference(by_strategy["plain"], by_strategy["goal"])
             goal_vs_plain.append(
                 {
                     "model": model,
                     "value": value,
+                    "design": design.to_dict(),
                     "vr_plain": comparison.mean_estimate(by_strategy["plain"]).to_dict(),
                     "vr_goal": comparison.mean_estimate(by_strategy["goal"]).to_dict(),
                     "difference": difference.to_dict(),
                 }
             )
-    rows = sorted({(c["model"], c["strategy"]) for c in cells})
+    several_designs = len({design_label(c["design"]) for c in cells}) > 1
+
+    def row_label(cell: dict[str, Any]) -> str:
+        label = f"{cell['model']} · {cell['strategy']}"
+        return f"{label} · {design_label(cell['design'])}" if several_designs else label
+
+    row_labels = sorted({row_label(c) for c in cells})
     values = [v for v in svo.VALUES if any(c["value"] == v for c in cells)]
-    vr = {(c["model"], c["strategy"], c["value"]): c["value_rationality"]["value"] for c in cells}
+    vr = {(row_label(c), c["value"]): c["value_rationality"]["value"] for c in cells}
     heatmap = {
-        "rows": [f"{model} · {strategy}" for model, strategy in rows],
+        "rows": row_labels,
         "columns": values,
-        "cells": [[vr.get((model, strategy, value)) for value in values] for model, strategy in rows],
+        "cells": [[vr.get((row, value)) for value in values] for row in row_labels],
     }
     edges = np.arange(-45.0, 90.0 + ANGLE_BIN_DEGREES, ANGLE_BIN_DEGREES)
     histogram = {
@@ -129,6 +190,7 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
     }
     return {
         "cells": cells,
+        "cell_keys": list(summary.CELL_KEYS),
         "goal_vs_plain": goal_vs_plain,
         "heatmap": heatmap,
         "angle_histogram": {"edges": edges.tolist(), "counts_by_value": histogram},
@@ -143,12 +205,15 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
 
 def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict[str, Any]:
     """Repeated-trial consistency per cell and across cells; test-retest between the first two runs of each
-    configuration that was run more than once; the human test-retest norm for comparison."""
+    configuration (model, value, strategy and identical design) that was run more than once; the human
+    test-retest norm for comparison."""
     scored = _scored(trials)
-    frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]]
+    labels = [design_label(k.design.to_dict()) for k in cell_keys(scored)]
+    designs = {design_label(k.design.to_dict()): k.design.to_dict() for k in cell_keys(scored)}
+    frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]].assign(design=labels)
     cells = consistency.cell_consistency(frame)
     across = consistency.across_cells(frame, seed=seed, n_boot=n_boot)
-    runs = frame.groupby(CELL, sort=True)["run_id"].unique()
+    runs = frame.groupby([*CELL, "design"], sort=True)["run_id"].unique()
     repeated = runs[runs.map(len) >= 2]
     first_ids = {sorted(ids)[0] for ids in repeated}
     second_ids = {sorted(ids)[1] for ids in repeated}
@@ -157,7 +222,11 @@ def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict
     )
     return {
         "cells": [
-            {key: _plain(value) for key, value in row.items()} for row in cells.to_dict(orient="records")
+            {
+                **{key: _plain(value) for key, value in row.items() if key != "design"},
+                "design": designs.get(str(row.get("design", "")), {}),
+            }
+            for row in cells.to_dict(orient="records")
         ],
         "across_cells": {name: e.to_dict() for name, e in across.items()},
         "test_retest": {name: e.to_dict() for name, e in retest.items()},
@@ -167,6 +236,216 @@ def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict
             "de Matos Fernandes, Bakker & Dijkstra (2022), Judgment and Decision Making 17(1): "
             "test-retest ICC of the SVO Slider Measure angle over six monthly waves"
         ),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sensitivity: position bias and prompt variants
+
+ANY = "*"
+"""Stands for the design factor a sensitivity comparison varies (order, or variant)."""
+
+
+def _without(design: summary.Design, factor: str) -> dict[str, Any]:
+    return {key: value for key, value in design.to_dict().items() if key != factor}
+
+
+def _trial_table(trials: pd.DataFrame) -> list[tuple[summary.CellKey, int, str, float | None, float | None]]:
+    return [
+        (key, int(trial_id), status, _number(angle), _number(rationality))
+        for key, trial_id, status, angle, rationality in zip(
+            cell_keys(trials),
+            trials["trial_id"],
+            trials["status"],
+            trials["angle"],
+            trials["value_rationality"],
+            strict=True,
+        )
+    ]
+
+
+def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str, Any]:
+    """For each (model, value, strategy) and design apart from the option order that was run with a reversed
+    or random order: choices by displayed position and by option per order, the chi-square test of order
+    dependence with Cramér's V, the position-pick probability for the first and the last displayed position,
+    and the reversed-minus-fixed difference of mean angle and value rationality; per model, the
+    position-pick probabilities over all its groups (items and groups as strata)."""
+    table = _trial_table(trials)
+    key_of_trial = {trial_id: key for key, trial_id, *_ in table}
+    groups: dict[
+        tuple[str, str, str, summary.Design], dict[str, list[tuple[str, float | None, float | None]]]
+    ] = {}
+    for key, _trial_id, status, angle, rationality in table:
+        group = (key.model, key.value, key.strategy, key.design.replace(order=ANY))
+        groups.setdefault(group, {}).setdefault(key.design.order, []).append((status, angle, rationality))
+    wanted = {group for group, orders in groups.items() if set(orders) - {"fixed"}}
+    choice_rows: dict[tuple[str, str, str, summary.Design], dict[str, list[sensitivity.Choice]]] = {}
+    for trial_id, item, order, option in zip(
+        choices["trial_id"], choices["item"], choices["presented_order"], choices["option"], strict=True
+    ):
+        found = key_of_trial.get(int(trial_id))
+        if found is None:
+            continue
+        group = (found.model, found.value, found.strategy, found.design.replace(order=ANY))
+        if group not in wanted:
+            continue
+        choice = sensitivity.Choice(int(item), tuple(int(o) for o in order), int(option))
+        choice_rows.setdefault(group, {}).setdefault(found.design.order, []).append(choice)
+    rows = []
+    pooled: dict[str, list[sensitivity.Choice]] = {}
+    for group in sorted(wanted, key=lambda g: (g[0], g[1], g[2], g[3].sort_key())):
+        model, value, strategy, design = group
+        by_order = choice_rows.get(group, {})
+        label = design_label(design.to_dict())
+        everything = [c for order in sorted(by_order) for c in by_order[order]]
+        pooled.setdefault(model, []).extend(
+            sensitivity.Choice((label, value, strategy, c.stratum), c.presented_order, c.option)
+            for c in everything
+        )
+        outcomes = groups[group]
+        fixed = outcomes.get("fixed", [])
+        reverse = outcomes.get("reversed", [])
+
+        def angles(trials: list[tuple[str, float | None, float | None]]) -> list[float | None]:
+            return [angle for status, angle, _ in trials if status == SCORED]
+
+        def rationalities(trials: list[tuple[str, float | None, float | None]]) -> list[float | None]:
+            return [vr for status, _, vr in trials if status == SCORED]
+
+        rows.append(
+            {
+                "model": model,
+                "value": value,
+                "strategy": strategy,
+                "design": _without(design, "order"),
+                "orders": sorted(outcomes),
+                "n_trials": {order: len(outcomes[order]) for order in sorted(outcomes)},
+                "distribution": {
+                    order: sensitivity.choice_distribution(by_order[order]).to_dict()
+                    for order in sorted(by_order)
+                },
+                "order_dependence": sensitivity.order_dependence(
+                    {order: [c.option for c in by_order[order]] for order in sorted(by_order)}
+                ).to_dict(),
+                "position_pick_first": sensitivity.position_pick_probability(
+                    everything, position=1
+                ).to_dict(),
+                "position_pick_last": sensitivity.position_pick_probability(
+                    everything, position=sensitivity.N_OPTIONS
+                ).to_dict(),
+                "reversed_minus_fixed": {
+                    "angle": sensitivity.welch_difference(angles(fixed), angles(reverse)).to_dict(),
+                    "value_rationality": sensitivity.welch_difference(
+                        rationalities(fixed), rationalities(reverse)
+                    ).to_dict(),
+                },
+            }
+        )
+    by_model = [
+        {
+            "model": model,
+            "n_groups": sum(1 for g in wanted if g[0] == model),
+            "position_pick_first": sensitivity.position_pick_probability(pooled[model], position=1).to_dict(),
+            "position_pick_last": sensitivity.position_pick_probability(
+                pooled[model], position=sensitivity.N_OPTIONS
+            ).to_dict(),
+        }
+        for model in sorted(pooled)
+    ]
+    return {
+        "groups": rows,
+        "by_model": by_model,
+        "about": "Runs with option order reversed or random, next to the fixed-order runs of the same model, "
+        "value, strategy and otherwise identical design. position_pick_first: the estimated probability that a "
+        "choice is the option displayed first regardless of content (last: displayed last). "
+        + sensitivity.PICK_METHOD,
+    }
+
+
+def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
+    """For each (model, value, strategy) and design apart from the prompt variant run under several variants:
+    every pairwise difference of mean angle and value rationality (Welch CIs; p Holm-adjusted and CIs
+    Bonferroni-adjusted over all comparisons of the study, one family per measure); per model, strategy and
+    design apart from the variant: the share of angle variance explained by the variant and by the value."""
+    table = [row for row in _trial_table(trials) if row[2] == SCORED]
+    groups: dict[
+        tuple[str, str, str, summary.Design], dict[str, list[tuple[float | None, float | None]]]
+    ] = {}
+    for key, _trial_id, _status, angle, rationality in table:
+        group = (key.model, key.value, key.strategy, key.design.replace(variant=ANY))
+        groups.setdefault(group, {}).setdefault(key.design.variant, []).append((angle, rationality))
+    several = sorted(
+        (group for group, variants in groups.items() if len(variants) > 1),
+        key=lambda g: (g[0], g[1], g[2], g[3].sort_key()),
+    )
+    pairs = []
+    for group in several:
+        variants = sorted(groups[group])
+        for i, first in enumerate(variants):
+            for second in variants[i + 1 :]:
+                pairs.append((group, first, second))
+    families = {}
+    for index, measure in enumerate(("angle", "value_rationality")):
+        families[measure] = sensitivity.holm_family(
+            [
+                (
+                    [row[index] for row in groups[group][first]],
+                    [row[index] for row in groups[group][second]],
+                )
+                for group, first, second in pairs
+            ]
+        )
+    comparisons = [
+        {
+            "model": group[0],
+            "value": group[1],
+            "strategy": group[2],
+            "design": _without(group[3], "variant"),
+            "first": first,
+            "second": second,
+            "angle": families["angle"][k].to_dict(),
+            "value_rationality": families["value_rationality"][k].to_dict(),
+        }
+        for k, (group, first, second) in enumerate(pairs)
+    ]
+    pooled: dict[tuple[str, str, summary.Design], list[tuple[str, str, float | None]]] = {}
+    for key, _trial_id, _status, angle, _rationality in table:
+        pooled.setdefault((key.model, key.strategy, key.design.replace(variant=ANY)), []).append(
+            (key.design.variant, key.value, angle)
+        )
+    variance = []
+    for model, strategy, design in sorted(pooled, key=lambda g: (g[0], g[1], g[2].sort_key())):
+        rows = pooled[(model, strategy, design)]
+        if len({variant for variant, _, _ in rows}) < 2:
+            continue
+        angles = [angle for _, _, angle in rows]
+        variance.append(
+            {
+                "model": model,
+                "strategy": strategy,
+                "design": _without(design, "variant"),
+                "variants": sorted({variant for variant, _, _ in rows}),
+                "values": [v for v in svo.VALUES if any(value == v for _, value, _ in rows)],
+                "eta_squared_variant": sensitivity.eta_squared(angles, [v for v, _, _ in rows]).to_dict(),
+                "eta_squared_value": sensitivity.eta_squared(angles, [v for _, v, _ in rows]).to_dict(),
+            }
+        )
+    return {
+        "comparisons": comparisons,
+        "family_size": len(pairs),
+        "variance_explained": variance,
+        "about": "Differences are second minus first variant. "
+        + sensitivity.WELCH_METHOD
+        + "; p-values Holm (1979)-adjusted and intervals Bonferroni-adjusted over the study's comparisons, one "
+        "family per measure. Eta squared: one-way SS_between / SS_total of the angle (Cohen 1973).",
+    }
+
+
+def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str, Any]:
+    """Position bias and prompt sensitivity (see ``stats.sensitivity``)."""
+    return {
+        "position_bias": position_bias_section(trials, choices),
+        "prompt_variants": prompt_variants_section(trials),
     }
 
 
@@ -207,6 +486,8 @@ def methods_section(study: Study) -> dict[str, Any]:
     return {
         "definitions_version": svo.DEFINITIONS_VERSION,
         "definitions_versions_of_runs": sorted({run["definitions_version"] for run in record["runs"]}),
+        "definitions_note": "each cell's design.definitions names the definitions that produced its numbers; "
+        "definitions_version is the service's current default",
         "report_version": REPORT_VERSION,
         "items": "primary items 1-6 give the angle and category; secondary items 7-15, when administered, "
         "the inequality-aversion index (Murphy, Ackermann & Handgraaf 2011)",
@@ -233,6 +514,7 @@ def build_report(
         "settings": {"include_flagged": include_flagged, "seed": seed, "n_boot": n_boot},
         "automated": automated_section(trials, extraction),
         "consistency": consistency_section(trials, seed=seed, n_boot=n_boot),
+        "sensitivity": sensitivity_section(trials, stats_selectors.choices_frame(study=study)),
         "human": human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
         "methods": methods_section(study),
     }
