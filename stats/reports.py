@@ -8,7 +8,9 @@ result, judgment, rater flag or run, so the study page is served from the cached
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -362,28 +364,41 @@ def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[s
     }
 
 
+Arm = tuple[str, float | None]
+"""A prompt variant with the temperature it ran at (the paper's protocol sends none)."""
+
+
+def _arm_sort(arm: Arm) -> tuple[str, float]:
+    return (arm[0], -1.0 if arm[1] is None else arm[1])
+
+
+def _arm_label(arm: Arm) -> str:
+    return f"{arm[0]} (T {'default' if arm[1] is None else f'{arm[1]:g}'})"
+
+
 def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
     """For each (model, value, strategy) and design apart from the prompt variant run under several variants:
     every pairwise difference of mean angle and value rationality (Welch CIs; p Holm-adjusted and CIs
     Bonferroni-adjusted over all comparisons of the study, one family per measure); per model, strategy and
-    design apart from the variant: the share of angle variance explained by the variant and by the value."""
+    design apart from the variant: the share of angle variance explained by the variant and by the value.
+
+    A variant is compared at the temperature it ran at, since a variant's protocol may fix it (``paper``
+    sends none): the arms compared are (variant, temperature) pairs of an otherwise identical design, each
+    comparison names both temperatures, and two arms of the same variant are never compared or pooled.
+    """
     table = [row for row in _trial_table(trials) if row[2] == SCORED]
     groups: dict[
-        tuple[str, str, str, summary.Design], dict[str, list[tuple[float | None, float | None]]]
+        tuple[str, str, str, summary.Design], dict[Arm, list[tuple[float | None, float | None]]]
     ] = {}
     for key, _trial_id, _status, angle, rationality in table:
-        group = (key.model, key.value, key.strategy, key.design.replace(variant=ANY))
-        groups.setdefault(group, {}).setdefault(key.design.variant, []).append((angle, rationality))
-    several = sorted(
-        (group for group, variants in groups.items() if len(variants) > 1),
-        key=lambda g: (g[0], g[1], g[2], g[3].sort_key()),
-    )
-    pairs = []
-    for group in several:
-        variants = sorted(groups[group])
-        for i, first in enumerate(variants):
-            for second in variants[i + 1 :]:
-                pairs.append((group, first, second))
+        group = (key.model, key.value, key.strategy, key.design.replace(variant=ANY, temperature=None))
+        arm = (key.design.variant, key.design.temperature)
+        groups.setdefault(group, {}).setdefault(arm, []).append((angle, rationality))
+    pairs: list[tuple[tuple[str, str, str, summary.Design], Arm, Arm]] = []
+    for group in sorted(groups, key=lambda g: (g[0], g[1], g[2], g[3].sort_key())):
+        arms = sorted(groups[group], key=_arm_sort)
+        for i, first in enumerate(arms):
+            pairs.extend((group, first, second) for second in arms[i + 1 :] if second[0] != first[0])
     families = {}
     for index, measure in enumerate(("angle", "value_rationality")):
         families[measure] = sensitivity.holm_family(
@@ -400,33 +415,35 @@ def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
             "model": group[0],
             "value": group[1],
             "strategy": group[2],
-            "design": _without(group[3], "variant"),
-            "first": first,
-            "second": second,
+            "design": _without(group[3], "variant") | {"temperature": ANY},
+            "first": first[0],
+            "second": second[0],
+            "first_temperature": first[1],
+            "second_temperature": second[1],
             "angle": families["angle"][k].to_dict(),
             "value_rationality": families["value_rationality"][k].to_dict(),
         }
         for k, (group, first, second) in enumerate(pairs)
     ]
+    compared = {(group[0], group[2], group[3]) for group, _, _ in pairs}
     pooled: dict[tuple[str, str, summary.Design], list[tuple[str, str, float | None]]] = {}
     for key, _trial_id, _status, angle, _rationality in table:
-        pooled.setdefault((key.model, key.strategy, key.design.replace(variant=ANY)), []).append(
-            (key.design.variant, key.value, angle)
-        )
+        design = key.design.replace(variant=ANY, temperature=None)
+        if (key.model, key.strategy, design) in compared:
+            label = _arm_label((key.design.variant, key.design.temperature))
+            pooled.setdefault((key.model, key.strategy, design), []).append((label, key.value, angle))
     variance = []
     for model, strategy, design in sorted(pooled, key=lambda g: (g[0], g[1], g[2].sort_key())):
         rows = pooled[(model, strategy, design)]
-        if len({variant for variant, _, _ in rows}) < 2:
-            continue
         angles = [angle for _, _, angle in rows]
         variance.append(
             {
                 "model": model,
                 "strategy": strategy,
-                "design": _without(design, "variant"),
-                "variants": sorted({variant for variant, _, _ in rows}),
+                "design": _without(design, "variant") | {"temperature": ANY},
+                "variants": sorted({arm for arm, _, _ in rows}),
                 "values": [v for v in svo.VALUES if any(value == v for _, value, _ in rows)],
-                "eta_squared_variant": sensitivity.eta_squared(angles, [v for v, _, _ in rows]).to_dict(),
+                "eta_squared_variant": sensitivity.eta_squared(angles, [arm for arm, _, _ in rows]).to_dict(),
                 "eta_squared_value": sensitivity.eta_squared(angles, [v for _, v, _ in rows]).to_dict(),
             }
         )
@@ -434,10 +451,12 @@ def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
         "comparisons": comparisons,
         "family_size": len(pairs),
         "variance_explained": variance,
-        "about": "Differences are second minus first variant. "
+        "about": "Differences are second minus first variant, each at the temperature it ran at (both are "
+        "named; every other design factor is identical). "
         + sensitivity.WELCH_METHOD
         + "; p-values Holm (1979)-adjusted and intervals Bonferroni-adjusted over the study's comparisons, one "
-        "family per measure. Eta squared: one-way SS_between / SS_total of the angle (Cohen 1973).",
+        "family per measure. Eta squared: one-way SS_between / SS_total of the angle (Cohen 1973), by variant "
+        "(with its temperature) and by induced value, over the same trials.",
     }
 
 
@@ -544,6 +563,17 @@ def cached_report(study: Study, *, include_flagged: bool = False) -> dict[str, A
 
 
 # ---------------------------------------------------------------------------------------------------------
+# one line per trial, for re-analysis
+
+
+def trials_jsonl(study: Study) -> Iterator[str]:
+    """The study's trials as JSON Lines: one self-contained record per trial (design, provenance,
+    definitions, conversation, choices with presented order, extraction methods, re-asks and scores)."""
+    for record in stats_selectors.trial_records(study=study):
+        yield json.dumps(record, default=str, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
 # tables for CSV
 
 
@@ -576,6 +606,8 @@ TABLE_NAMES = (
     "confusion_matrix",
     "gold_accuracy",
     "runs",
+    "position_bias",
+    "prompt_variants",
 )
 """The report's tables, each downloadable as CSV (``report_tables`` builds them)."""
 
@@ -605,10 +637,13 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Every table of the report as a DataFrame, for CSV download (the same numbers as the page and JSON)."""
     automated = []
     for cell in report["automated"]["cells"]:
-        row = {key: cell[key] for key in (*CELL, "reference_agent", "n_trials", "n_scored", "n_failed")}
+        row = {key: cell[key] for key in CELL}
+        row.update(cell["design"])
+        row.update({key: cell[key] for key in ("reference_agent", "n_trials", "n_scored", "n_failed")})
+        row.update(cell["failures"])
         row.update({key: cell[key] for key in ("sd_angle", "target_angle", "mean_angular_deviation")})
         row.update({f"n_{category}": count for category, count in cell["categories"].items()})
-        for name in ("angle", "value_rationality", "hit_rate", "transitive_rate"):
+        for name in ("angle", "value_rationality", "value_rationality_itt", "hit_rate", "transitive_rate"):
             row.update(_flat(name, cell[name]))
         row.update({f"extraction_{method}": n for method, n in cell["extraction"].items()})
         automated.append(row)
@@ -616,6 +651,7 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
         {
             "model": row["model"],
             "value": row["value"],
+            **row["design"],
             **_flat("vr_plain", row["vr_plain"]),
             **_flat("vr_goal", row["vr_goal"]),
             **_flat("difference", row["difference"]),
@@ -633,6 +669,32 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
     consistency_rows = _estimate_rows("across cells", report["consistency"]["across_cells"]) + _estimate_rows(
         "test-retest", report["consistency"]["test_retest"]
     )
+    sensitivity_report = report["sensitivity"]
+    position_rows = []
+    for group in sensitivity_report["position_bias"]["groups"]:
+        row = {key: group[key] for key in CELL}
+        row.update(group["design"])
+        row["orders"] = " ".join(group["orders"])
+        test = group["order_dependence"]
+        row.update(
+            {f"order_dependence_{k}": test[k] for k in ("statistic", "df", "p_value", "cramers_v", "n")}
+        )
+        for name in ("position_pick_first", "position_pick_last"):
+            row.update(_flat(name, group[name]))
+            row[f"{name}_p_value"] = group[name]["p_value"]
+        for name, difference in group["reversed_minus_fixed"].items():
+            row.update(_flat(f"reversed_minus_fixed_{name}", difference))
+        position_rows.append(row)
+    variant_rows = []
+    for comparison_row in sensitivity_report["prompt_variants"]["comparisons"]:
+        row = {key: comparison_row[key] for key in (*CELL, "first", "second")}
+        row.update(comparison_row["design"])
+        for name in ("angle", "value_rationality"):
+            difference = comparison_row[name]
+            row.update(_flat(f"{name}_difference", difference))
+            for key in ("p_value", "p_holm", "ci_low_adjusted", "ci_high_adjusted"):
+                row[f"{name}_{key}"] = difference[key]
+        variant_rows.append(row)
     return {
         "automated": pd.DataFrame(automated),
         "goal_vs_plain": pd.DataFrame(goal_vs_plain),
@@ -642,4 +704,6 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
         "confusion_matrix": confusion.rename_axis("automated \\ majority").reset_index(),
         "gold_accuracy": pd.DataFrame(human["gold_accuracy"]),
         "runs": pd.DataFrame(report["methods"]["runs"]),
+        "position_bias": pd.DataFrame(position_rows),
+        "prompt_variants": pd.DataFrame(variant_rows),
     }
