@@ -242,37 +242,38 @@ def _with_ci(interval: Interval) -> str:
 
 
 def summary_table(summaries: list[CellSummary]) -> Table:
-    table = Table(title="SVO evaluation by model, value and strategy")
-    for header in [
-        "model",
-        "value",
-        "strategy",
+    """One row per cell; the design gets its own column only when the cells do not all share one."""
+    designs = {s.design for s in summaries}
+    shared = next(iter(designs)).label() if len(designs) == 1 else ""
+    table = Table(title="SVO evaluation by model, value and strategy" + (f" ({shared})" if shared else ""))
+    headers = ["model", "value", "strategy", *([] if shared else ["design"])]
+    headers += [
         "scored/failed",
         "angle (SD)",
         "categories A/P/I/C",
-        "design",
         "value rationality [95% CI]",
         "VR intention-to-treat",
         "hit",
         "transitive",
-        "extraction",
+        "parser/LLM/unparseable",
         "re-asked",
-    ]:
+    ]
+    for header in headers:
         table.add_column(header)
     for s in summaries:
         table.add_row(
             s.model,
             s.value,
             s.strategy,
+            *([] if shared else [s.design.label()]),
             f"{s.n_scored}/{s.n_failed}",
             f"{_fmt(s.mean_angle)} ({_fmt(s.sd_angle)})",
             "/".join(str(s.categories[c]) for c in svo.CATEGORIES),
-            s.design.label(),
             _with_ci(s.value_rationality),
             _with_ci(s.value_rationality_itt),
             _fmt(s.hit_rate.value),
             _fmt(s.transitive_rate.value),
-            ", ".join(f"{k} {v}" for k, v in sorted(s.extraction.items())),
+            "/".join(str(s.extraction[m]) for m in ("parser", "llm", "unparseable")),
             str(s.failures["reasked_items"]),
         )
     return table
