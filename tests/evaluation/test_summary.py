@@ -49,6 +49,8 @@ def test_intention_to_treat_counts_a_failed_trial_at_zero():
     (cell,) = summarise(rows, items)
     assert cell.value_rationality.value == pytest.approx(0.9)
     assert cell.value_rationality_itt.value == pytest.approx(0.6)
+    assert cell.value_rationality_itt.value is not None
+    assert cell.value_rationality.value is not None
     assert cell.value_rationality_itt.value < cell.value_rationality.value
     assert cell.value_rationality_itt.n == 3
     assert cell.failures == {

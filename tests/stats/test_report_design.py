@@ -4,6 +4,7 @@ simulated studies in the database, checked against their known construction."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from stats import reports
 from tests.stats.builders import build_study
 
 N_BOOT = 100
-ONE_CELL = {"models": ("ref-faithful",), "values": ("prosocial",), "strategies": ("plain",)}
+ONE_CELL: dict[str, Any] = {"models": ("ref-faithful",), "values": ("prosocial",), "strategies": ("plain",)}
 
 
 def _cells(study):
@@ -86,11 +87,13 @@ def test_failed_trials_pull_intention_to_treat_vr_below_scored_only_vr(db):
         strategies=("plain",),
     )
     (cell,) = _cells(simulated.study)
-    scored = list(
-        Trial.objects.filter(run__study=simulated.study, status="scored").values_list(
+    scored = [
+        float(vr or 0)
+        for vr in Trial.objects.filter(run__study=simulated.study, status="scored").values_list(
             "value_rationality", flat=True
         )
-    )
+    ]
+    assert len(scored) == 7
     assert cell["n_failed"] == cell["failures"]["failed_trials"] == 3
     assert cell["value_rationality"]["value"] == pytest.approx(np.mean(scored))
     assert cell["value_rationality_itt"]["value"] == pytest.approx(sum(scored) / 10)
@@ -104,7 +107,11 @@ def test_failed_trials_pull_intention_to_treat_vr_below_scored_only_vr(db):
 
 
 def test_position_bias_section_recovers_the_simulated_probability(db):
-    values = {"models": ("ref-position-biased",), "strategies": ("plain",), "trials_per_run": 25}
+    values: dict[str, Any] = {
+        "models": ("ref-position-biased",),
+        "strategies": ("plain",),
+        "trials_per_run": 25,
+    }
     simulated = build_study(
         "position", run_fields={"option_order": "fixed"}, position_bias=0.3, seed=4, **values
     )
@@ -132,7 +139,7 @@ def test_position_bias_section_recovers_the_simulated_probability(db):
 
 
 def test_prompt_variant_comparisons_are_holm_adjusted_with_eta_squared(db):
-    cell = {"models": ("ref-faithful",), "strategies": ("plain",), "trials_per_run": 8}
+    cell: dict[str, Any] = {"models": ("ref-faithful",), "strategies": ("plain",), "trials_per_run": 8}
     simulated = build_study("variants", run_fields={"temperature": 1.0}, noise={"ref-faithful": 0.1}, **cell)
     build_study(
         "",
@@ -173,7 +180,11 @@ def client(db) -> Client:
 
 
 def test_the_page_shows_the_sensitivity_section_and_the_jsonl_download(client, db):
-    values = {"models": ("ref-position-biased",), "strategies": ("plain",), "trials_per_run": 6}
+    values: dict[str, Any] = {
+        "models": ("ref-position-biased",),
+        "strategies": ("plain",),
+        "trials_per_run": 6,
+    }
     simulated = build_study("page", run_fields={"option_order": "fixed"}, position_bias=0.3, **values)
     build_study(
         "", existing=simulated.study, run_fields={"option_order": "random"}, position_bias=0.3, **values

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.stats import contingency
 from scipy.stats import t as t_distribution
-from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
 from evaluation import svo
 from stats import sensitivity
@@ -153,6 +153,12 @@ def test_a_family_gets_holm_p_values_and_wider_adjusted_intervals():
     assert [d.p_holm for d in family] == pytest.approx(list(multipletests(raw, method="holm")[1]))
     for difference in family:
         assert difference.family_size == 3
+        assert difference.ci_low_adjusted is not None
+        assert difference.ci_low is not None
+        assert difference.ci_high is not None
+        assert difference.ci_high_adjusted is not None
+        assert difference.p_holm is not None
+        assert difference.p_value is not None
         assert (
             difference.ci_low_adjusted < difference.ci_low < difference.ci_high < difference.ci_high_adjusted
         )
