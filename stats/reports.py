@@ -80,19 +80,19 @@ def _temperature(value: Any) -> float | None:
 
 
 def cell_keys(trials: pd.DataFrame) -> list[summary.CellKey]:
-    """Each trial's cell: (model, value, strategy) and its run's design."""
-    columns = [trials[c].tolist() for c in (*CELL, *DESIGN_COLUMNS)]
-    return [
-        summary.CellKey(
-            model,
-            value,
-            strategy,
-            summary.Design(variant, order, labels, _temperature(t), items, definitions),
-        )
-        for model, value, strategy, variant, order, labels, t, items, definitions in zip(
-            *columns, strict=True
-        )
-    ]
+    """Each trial's cell: (model, value, strategy) and its run's design (one key object per run)."""
+    keys: dict[int, summary.CellKey] = {}
+    columns = [trials[c].tolist() for c in ("run_id", *CELL, *DESIGN_COLUMNS)]
+    result = []
+    for run_id, model, value, strategy, variant, order, labels, t, items, definitions in zip(
+        *columns, strict=True
+    ):
+        key = keys.get(run_id)
+        if key is None:
+            design = summary.Design(variant, order, labels, _temperature(t), items, definitions)
+            key = keys[run_id] = summary.CellKey(model, value, strategy, design)
+        result.append(key)
+    return result
 
 
 def design_label(design: dict[str, Any]) -> str:
@@ -210,8 +210,10 @@ def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict
     configuration (model, value, strategy and identical design) that was run more than once; the human
     test-retest norm for comparison."""
     scored = _scored(trials)
-    labels = [design_label(k.design.to_dict()) for k in cell_keys(scored)]
-    designs = {design_label(k.design.to_dict()): k.design.to_dict() for k in cell_keys(scored)}
+    scored_keys = cell_keys(scored)
+    label_of = {key: key.design.label() for key in set(scored_keys)}
+    labels = [label_of[key] for key in scored_keys]
+    designs = {label_of[key]: key.design.to_dict() for key in label_of}
     frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]].assign(design=labels)
     cells = consistency.cell_consistency(frame)
     across = consistency.across_cells(frame, seed=seed, n_boot=n_boot)
@@ -528,9 +530,16 @@ def build_report(
     """The full report of a study, computed now (see ``cached_report`` for the cached one)."""
     trials = stats_selectors.trials_frame(study=study)
     extraction = stats_selectors.extraction_counts(study=study)
+    present = sorted({str(version) for version in trials["definitions_version"].unique()})
     return {
         "study": {"id": study.pk, "name": study.name, "description": study.description},
         "settings": {"include_flagged": include_flagged, "seed": seed, "n_boot": n_boot},
+        "definitions": {
+            "versions_present": present,
+            "current_default": svo.DEFINITIONS_VERSION,
+            "note": "every cell, comparison and trial record names the definitions that produced it "
+            "(design.definitions); runs scored under different definitions are never averaged together",
+        },
         "automated": automated_section(trials, extraction),
         "consistency": consistency_section(trials, seed=seed, n_boot=n_boot),
         "sensitivity": sensitivity_section(trials, stats_selectors.choices_frame(study=study)),

@@ -62,6 +62,7 @@ def test_variants_orders_labels_items_and_definitions_are_kept_apart(db):
     assert report["methods"]["definitions_versions_of_runs"] == sorted(
         {"hvae-svo/0-test", cells[0]["design"]["definitions"]}
     )
+    assert report["definitions"]["versions_present"] == report["methods"]["definitions_versions_of_runs"]
     assert len(report["consistency"]["cells"]) == 6
     assert all(tuple(row["design"]) == DESIGN_KEYS for row in report["consistency"]["cells"])
 
