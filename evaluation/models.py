@@ -127,7 +127,7 @@ class EvaluationRun(models.Model):
         max_length=10, choices=OptionLabels.choices, default=OptionLabels.LETTERS
     )
     option_order = models.CharField(max_length=10, choices=OptionOrder.choices, default=OptionOrder.FIXED)
-    temperature = models.FloatField(default=0.0)
+    temperature = models.FloatField(null=True, blank=True)
     top_p = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(default=400)
     seed = models.BigIntegerField(default=0)
@@ -136,6 +136,12 @@ class EvaluationRun(models.Model):
         default=dict, help_text="Template name -> {version, hash} used by the run."
     )
     definitions_version = models.CharField(max_length=50, default=svo.DEFINITIONS_VERSION)
+    on_unreadable = models.CharField(
+        max_length=10,
+        choices=[("reask", "reask"), ("extract", "extract"), ("fail", "fail")],
+        default="reask",
+    )
+    provenance = models.JSONField(default=dict, blank=True)
     extractor_endpoint = models.ForeignKey(
         ModelEndpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="extractor_runs"
     )
@@ -219,6 +225,7 @@ class ItemResponse(models.Model):
     extracted_option = models.PositiveSmallIntegerField(null=True, blank=True)
     extraction_method = models.CharField(max_length=20, choices=Method.choices)
     extraction_detail = models.CharField(max_length=200, blank=True)
+    reasked = models.BooleanField(default=False)
     payoff_self = models.IntegerField(null=True, blank=True)
     payoff_other = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

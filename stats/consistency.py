@@ -1,8 +1,8 @@
 """Repeated-trial consistency of automated SVO results: within a cell, across cells, and between runs.
 
 Pure module (numpy, pandas, scipy; no Django). The input is one row per scored trial with the columns
-``model, value, strategy, trial, angle, category, value_rationality``; a cell is one (model, value, strategy)
-configuration and its trials are exchangeable repeated measurements of it.
+``model, value, strategy, trial, angle, category, value_rationality`` and optionally ``design``; a cell is one
+(model, value, strategy, design) configuration and its trials are exchangeable repeated measurements of it.
 
 Sources
 -------
@@ -37,7 +37,10 @@ HUMAN_TEST_RETEST_ICC = 0.78
 LLM's run-to-run consistency is read against."""
 
 TRIAL_COLUMNS = ("model", "value", "strategy", "trial", "angle", "category", "value_rationality")
-CELL_COLUMNS = ["model", "value", "strategy"]
+DESIGN_COLUMN = "design"
+"""Optional column: a label of the run's design (variant, order, labels, temperature, items, definitions).
+Trials of different designs are different cells, never pooled; without the column every trial has design ""."""
+CELL_COLUMNS = ["model", "value", "strategy", DESIGN_COLUMN]
 CELL_SUMMARY_COLUMNS = [
     *CELL_COLUMNS,
     "n",
@@ -60,6 +63,8 @@ def _checked_trials(df: Any, what: str = "trials") -> pd.DataFrame:
     if missing:
         raise ValueError(f"{what} lack the columns {missing}; expected {list(TRIAL_COLUMNS)}")
     frame = df[list(TRIAL_COLUMNS)].copy()
+    design = df[DESIGN_COLUMN] if DESIGN_COLUMN in df.columns else pd.Series("", index=df.index)
+    frame[DESIGN_COLUMN] = design.astype(object).where(design.notna(), "").astype(str)
     for column in ("angle", "value_rationality"):
         numeric = pd.to_numeric(frame[column], errors="coerce")
         wrong = frame.loc[numeric.isna() & frame[column].notna(), column]

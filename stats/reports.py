@@ -8,25 +8,36 @@ result, judgment, rater flag or run, so the study page is served from the cached
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.core.cache import cache
 
-from evaluation import prompts, svo
+from evaluation import prompts, summary, svo
 from evaluation.models import Study
-from stats import comparison, consistency, plots, validation
+from stats import comparison, consistency, plots, sensitivity, validation
 from stats import selectors as stats_selectors
 
-REPORT_VERSION = "hvae-report/2"
+REPORT_VERSION = "hvae-report/3"
 CACHE_SECONDS = 24 * 3600
 DEFAULT_SEED = 0
 DEFAULT_N_BOOT = 1000
 SCORED = "scored"
 FAILED = "failed"
 CELL = ["model", "value", "strategy"]
+DESIGN_COLUMNS = [
+    "prompt_variant",
+    "option_order",
+    "option_labels",
+    "temperature",
+    "item_set",
+    "definitions_version",
+]
+"""The trial-frame columns of a cell's design, in the order of ``summary.DESIGN_KEYS``."""
 ANGLE_BIN_DEGREES = 2.5
 EXTRACTION_METHODS = ("parser", "llm", "unparseable")
 
@@ -60,67 +71,119 @@ def _scored(trials: pd.DataFrame) -> pd.DataFrame:
 # automated results
 
 
-def _cell_row(key: tuple[str, str, str], cell: pd.DataFrame, methods: dict[str, int]) -> dict[str, Any]:
-    scored = cell[cell["status"] == SCORED]
-    angles = pd.to_numeric(scored["angle"], errors="coerce").dropna()
-    categories = scored["category"].value_counts()
-    deviation = pd.to_numeric(scored["angular_deviation"], errors="coerce").dropna()
-    return {
-        "model": key[0],
-        "value": key[1],
-        "strategy": key[2],
-        "reference_agent": bool(cell["reference_agent"].any()),
-        "n_trials": len(cell),
-        "n_scored": len(scored),
-        "n_failed": int((cell["status"] == FAILED).sum()),
-        "angle": comparison.mean_estimate(angles.tolist()).to_dict(),
-        "mean_angle": _number(angles.mean()) if len(angles) else None,
-        "sd_angle": _number(angles.std(ddof=1)) if len(angles) > 1 else None,
-        "target_angle": svo.target_angle(key[1]) if key[1] in svo.VALUES else None,
-        "mean_angular_deviation": _number(deviation.mean()) if len(deviation) else None,
-        "categories": {category: int(categories.get(category, 0)) for category in svo.CATEGORIES},
-        "value_rationality": comparison.mean_estimate(
-            pd.to_numeric(scored["value_rationality"], errors="coerce").tolist()
-        ).to_dict(),
-        "hit_rate": comparison.proportion(
-            [None if x is None else bool(x) for x in scored["category_hit"]]
-        ).to_dict(),
-        "transitive_rate": comparison.proportion(
-            [None if x is None else bool(x) for x in scored["transitive"]]
-        ).to_dict(),
-        "extraction": {method: int(methods.get(method, 0)) for method in EXTRACTION_METHODS},
-    }
+def _temperature(value: Any) -> float | None:
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+        else float(value)
+    )
+
+
+def cell_keys(trials: pd.DataFrame) -> list[summary.CellKey]:
+    """Each trial's cell: (model, value, strategy) and its run's design (one key object per run)."""
+    keys: dict[int, summary.CellKey] = {}
+    columns = [trials[c].tolist() for c in ("run_id", *CELL, *DESIGN_COLUMNS)]
+    result = []
+    for run_id, model, value, strategy, variant, order, labels, t, items, definitions in zip(
+        *columns, strict=True
+    ):
+        key = keys.get(run_id)
+        if key is None:
+            design = summary.Design(variant, order, labels, _temperature(t), items, definitions)
+            key = keys[run_id] = summary.CellKey(model, value, strategy, design)
+        result.append(key)
+    return result
+
+
+def design_label(design: dict[str, Any]) -> str:
+    return summary.Design(**design).label()
 
 
 def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[str, Any]:
-    """Per (model, value, strategy) cell: counts, angle, categories, value rationality, hit and transitivity
-    rates; goal vs plain; the value-rationality heatmap and the angle distribution on the SVO ring."""
-    methods: dict[tuple[str, str, str], dict[str, int]] = {}
-    for model, value, strategy, method, n in extraction.itertuples(index=False):
-        methods.setdefault((model, value, strategy), {})[method] = int(n)
-    cells = [_cell_row(key, cell, methods.get(key, {})) for key, cell in trials.groupby(CELL, sort=True)]
+    """Per cell (model, value, strategy and design): counts, failures, angle, categories, value rationality
+    (scored and intention-to-treat), hit and transitivity rates; goal vs plain within a design; the
+    value-rationality heatmap and the angle distribution on the SVO ring."""
+    keys = cell_keys(trials)
+    run_cells = dict(zip(trials["run_id"].tolist(), keys, strict=True))
+    methods: dict[summary.CellKey, dict[str, int]] = {}
+    reasked: dict[summary.CellKey, int] = {}
+    for run_id, method, n, n_reasked in extraction.itertuples(index=False):
+        if run_id not in run_cells:
+            continue
+        key = run_cells[run_id]
+        counts = methods.setdefault(key, {})
+        counts[method] = counts.get(method, 0) + int(n)
+        reasked[key] = reasked.get(key, 0) + int(n_reasked)
+    rows = [
+        summary.TrialRow(
+            key,
+            status,
+            _number(angle),
+            category or "",
+            _number(rationality),
+            None if hit is None or hit is pd.NA else bool(hit),
+            None if transitive is None or transitive is pd.NA else bool(transitive),
+            _number(deviation),
+            _number(target),
+        )
+        for key, status, angle, category, rationality, hit, transitive, deviation, target in zip(
+            keys,
+            trials["status"],
+            trials["angle"],
+            trials["category"],
+            trials["value_rationality"],
+            trials["category_hit"],
+            trials["transitive"],
+            trials["angular_deviation"],
+            trials["target_angle"],
+            strict=True,
+        )
+    ]
+    items = {key: summary.ItemCounts(methods[key], reasked.get(key, 0)) for key in methods}
+    reference = {key for key, flag in zip(keys, trials["reference_agent"], strict=True) if bool(flag)}
+    cells = []
+    for cell in summary.summarise(rows, items):
+        key = summary.CellKey(cell.model, cell.value, cell.strategy, cell.design)
+        row = cell.to_dict()
+        row["reference_agent"] = key in reference
+        if row["target_angle"] is None and cell.value in svo.VALUES:
+            row["target_angle"] = svo.target_angle(cell.value)
+        cells.append(row)
     scored = _scored(trials)
+    scored_keys = [k for k, status in zip(keys, trials["status"], strict=True) if status == SCORED]
+    by_pair: dict[tuple[str, str, summary.Design], dict[str, list[float]]] = {}
+    for key, rationality in zip(scored_keys, scored["value_rationality"], strict=True):
+        by_pair.setdefault((key.model, key.value, key.design), {}).setdefault(key.strategy, []).append(
+            float(rationality)
+        )
     goal_vs_plain = []
-    for (model, value), pair in scored.groupby(["model", "value"], sort=True):
-        by_strategy = {s: c["value_rationality"].tolist() for s, c in pair.groupby("strategy")}
+    for model, value, design in sorted(by_pair, key=lambda k: (k[0], k[1], k[2].sort_key())):
+        by_strategy = by_pair[(model, value, design)]
         if "goal" in by_strategy and "plain" in by_strategy:
             difference = comparison.mean_difference(by_strategy["plain"], by_strategy["goal"])
             goal_vs_plain.append(
                 {
                     "model": model,
                     "value": value,
+                    "design": design.to_dict(),
                     "vr_plain": comparison.mean_estimate(by_strategy["plain"]).to_dict(),
                     "vr_goal": comparison.mean_estimate(by_strategy["goal"]).to_dict(),
                     "difference": difference.to_dict(),
                 }
             )
-    rows = sorted({(c["model"], c["strategy"]) for c in cells})
+    several_designs = len({design_label(c["design"]) for c in cells}) > 1
+
+    def row_label(cell: dict[str, Any]) -> str:
+        label = f"{cell['model']} · {cell['strategy']}"
+        return f"{label} · {design_label(cell['design'])}" if several_designs else label
+
+    row_labels = sorted({row_label(c) for c in cells})
     values = [v for v in svo.VALUES if any(c["value"] == v for c in cells)]
-    vr = {(c["model"], c["strategy"], c["value"]): c["value_rationality"]["value"] for c in cells}
+    vr = {(row_label(c), c["value"]): c["value_rationality"]["value"] for c in cells}
     heatmap = {
-        "rows": [f"{model} · {strategy}" for model, strategy in rows],
+        "rows": row_labels,
         "columns": values,
-        "cells": [[vr.get((model, strategy, value)) for value in values] for model, strategy in rows],
+        "cells": [[vr.get((row, value)) for value in values] for row in row_labels],
     }
     edges = np.arange(-45.0, 90.0 + ANGLE_BIN_DEGREES, ANGLE_BIN_DEGREES)
     histogram = {
@@ -129,6 +192,7 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
     }
     return {
         "cells": cells,
+        "cell_keys": list(summary.CELL_KEYS),
         "goal_vs_plain": goal_vs_plain,
         "heatmap": heatmap,
         "angle_histogram": {"edges": edges.tolist(), "counts_by_value": histogram},
@@ -143,12 +207,17 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
 
 def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict[str, Any]:
     """Repeated-trial consistency per cell and across cells; test-retest between the first two runs of each
-    configuration that was run more than once; the human test-retest norm for comparison."""
+    configuration (model, value, strategy and identical design) that was run more than once; the human
+    test-retest norm for comparison."""
     scored = _scored(trials)
-    frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]]
+    scored_keys = cell_keys(scored)
+    label_of = {key: key.design.label() for key in set(scored_keys)}
+    labels = [label_of[key] for key in scored_keys]
+    designs = {label_of[key]: key.design.to_dict() for key in label_of}
+    frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]].assign(design=labels)
     cells = consistency.cell_consistency(frame)
     across = consistency.across_cells(frame, seed=seed, n_boot=n_boot)
-    runs = frame.groupby(CELL, sort=True)["run_id"].unique()
+    runs = frame.groupby([*CELL, "design"], sort=True)["run_id"].unique()
     repeated = runs[runs.map(len) >= 2]
     first_ids = {sorted(ids)[0] for ids in repeated}
     second_ids = {sorted(ids)[1] for ids in repeated}
@@ -157,7 +226,11 @@ def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict
     )
     return {
         "cells": [
-            {key: _plain(value) for key, value in row.items()} for row in cells.to_dict(orient="records")
+            {
+                **{key: _plain(value) for key, value in row.items() if key != "design"},
+                "design": designs.get(str(row.get("design", "")), {}),
+            }
+            for row in cells.to_dict(orient="records")
         ],
         "across_cells": {name: e.to_dict() for name, e in across.items()},
         "test_retest": {name: e.to_dict() for name, e in retest.items()},
@@ -167,6 +240,233 @@ def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict
             "de Matos Fernandes, Bakker & Dijkstra (2022), Judgment and Decision Making 17(1): "
             "test-retest ICC of the SVO Slider Measure angle over six monthly waves"
         ),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sensitivity: position bias and prompt variants
+
+ANY = "*"
+"""Stands for the design factor a sensitivity comparison varies (order, or variant)."""
+
+
+def _without(design: summary.Design, factor: str) -> dict[str, Any]:
+    return {key: value for key, value in design.to_dict().items() if key != factor}
+
+
+def _trial_table(trials: pd.DataFrame) -> list[tuple[summary.CellKey, int, str, float | None, float | None]]:
+    return [
+        (key, int(trial_id), status, _number(angle), _number(rationality))
+        for key, trial_id, status, angle, rationality in zip(
+            cell_keys(trials),
+            trials["trial_id"],
+            trials["status"],
+            trials["angle"],
+            trials["value_rationality"],
+            strict=True,
+        )
+    ]
+
+
+def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str, Any]:
+    """For each (model, value, strategy) and design apart from the option order that was run with a reversed
+    or random order: choices by displayed position and by option per order, the chi-square test of order
+    dependence with Cramér's V, the position-pick probability for the first and the last displayed position,
+    and the reversed-minus-fixed difference of mean angle and value rationality; per model, the
+    position-pick probabilities over all its groups (items and groups as strata)."""
+    table = _trial_table(trials)
+    key_of_trial = {trial_id: key for key, trial_id, *_ in table}
+    groups: dict[
+        tuple[str, str, str, summary.Design], dict[str, list[tuple[str, float | None, float | None]]]
+    ] = {}
+    for key, _trial_id, status, angle, rationality in table:
+        group = (key.model, key.value, key.strategy, key.design.replace(order=ANY))
+        groups.setdefault(group, {}).setdefault(key.design.order, []).append((status, angle, rationality))
+    wanted = {group for group, orders in groups.items() if set(orders) - {"fixed"}}
+    choice_rows: dict[tuple[str, str, str, summary.Design], dict[str, list[sensitivity.Choice]]] = {}
+    for trial_id, item, order, option in zip(
+        choices["trial_id"], choices["item"], choices["presented_order"], choices["option"], strict=True
+    ):
+        found = key_of_trial.get(int(trial_id))
+        if found is None:
+            continue
+        group = (found.model, found.value, found.strategy, found.design.replace(order=ANY))
+        if group not in wanted:
+            continue
+        choice = sensitivity.Choice(int(item), tuple(int(o) for o in order), int(option))
+        choice_rows.setdefault(group, {}).setdefault(found.design.order, []).append(choice)
+    rows = []
+    pooled: dict[str, list[sensitivity.Choice]] = {}
+    for group in sorted(wanted, key=lambda g: (g[0], g[1], g[2], g[3].sort_key())):
+        model, value, strategy, design = group
+        by_order = choice_rows.get(group, {})
+        label = design_label(design.to_dict())
+        everything = [c for order in sorted(by_order) for c in by_order[order]]
+        pooled.setdefault(model, []).extend(
+            sensitivity.Choice((label, value, strategy, c.stratum), c.presented_order, c.option)
+            for c in everything
+        )
+        outcomes = groups[group]
+        fixed = outcomes.get("fixed", [])
+        reverse = outcomes.get("reversed", [])
+
+        def angles(trials: list[tuple[str, float | None, float | None]]) -> list[float | None]:
+            return [angle for status, angle, _ in trials if status == SCORED]
+
+        def rationalities(trials: list[tuple[str, float | None, float | None]]) -> list[float | None]:
+            return [vr for status, _, vr in trials if status == SCORED]
+
+        rows.append(
+            {
+                "model": model,
+                "value": value,
+                "strategy": strategy,
+                "design": _without(design, "order"),
+                "orders": sorted(outcomes),
+                "n_trials": {order: len(outcomes[order]) for order in sorted(outcomes)},
+                "distribution": {
+                    order: sensitivity.choice_distribution(by_order[order]).to_dict()
+                    for order in sorted(by_order)
+                },
+                "order_dependence": sensitivity.order_dependence(
+                    {order: [c.option for c in by_order[order]] for order in sorted(by_order)}
+                ).to_dict(),
+                "position_pick_first": sensitivity.position_pick_probability(
+                    everything, position=1
+                ).to_dict(),
+                "position_pick_last": sensitivity.position_pick_probability(
+                    everything, position=sensitivity.N_OPTIONS
+                ).to_dict(),
+                "reversed_minus_fixed": {
+                    "angle": sensitivity.welch_difference(angles(fixed), angles(reverse)).to_dict(),
+                    "value_rationality": sensitivity.welch_difference(
+                        rationalities(fixed), rationalities(reverse)
+                    ).to_dict(),
+                },
+            }
+        )
+    by_model = [
+        {
+            "model": model,
+            "n_groups": sum(1 for g in wanted if g[0] == model),
+            "position_pick_first": sensitivity.position_pick_probability(pooled[model], position=1).to_dict(),
+            "position_pick_last": sensitivity.position_pick_probability(
+                pooled[model], position=sensitivity.N_OPTIONS
+            ).to_dict(),
+        }
+        for model in sorted(pooled)
+    ]
+    return {
+        "groups": rows,
+        "by_model": by_model,
+        "about": "Runs with option order reversed or random, next to the fixed-order runs of the same model, "
+        "value, strategy and otherwise identical design. position_pick_first: the estimated probability that a "
+        "choice is the option displayed first regardless of content (last: displayed last). "
+        + sensitivity.PICK_METHOD,
+    }
+
+
+Arm = tuple[str, float | None]
+"""A prompt variant with the temperature it ran at (the paper's protocol sends none)."""
+
+
+def _arm_sort(arm: Arm) -> tuple[str, float]:
+    return (arm[0], -1.0 if arm[1] is None else arm[1])
+
+
+def _arm_label(arm: Arm) -> str:
+    return f"{arm[0]} (T {'default' if arm[1] is None else f'{arm[1]:g}'})"
+
+
+def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
+    """For each (model, value, strategy) and design apart from the prompt variant run under several variants:
+    every pairwise difference of mean angle and value rationality (Welch CIs; p Holm-adjusted and CIs
+    Bonferroni-adjusted over all comparisons of the study, one family per measure); per model, strategy and
+    design apart from the variant: the share of angle variance explained by the variant and by the value.
+
+    A variant is compared at the temperature it ran at, since a variant's protocol may fix it (``paper``
+    sends none): the arms compared are (variant, temperature) pairs of an otherwise identical design, each
+    comparison names both temperatures, and two arms of the same variant are never compared or pooled.
+    """
+    table = [row for row in _trial_table(trials) if row[2] == SCORED]
+    groups: dict[
+        tuple[str, str, str, summary.Design], dict[Arm, list[tuple[float | None, float | None]]]
+    ] = {}
+    for key, _trial_id, _status, angle, rationality in table:
+        group = (key.model, key.value, key.strategy, key.design.replace(variant=ANY, temperature=None))
+        arm = (key.design.variant, key.design.temperature)
+        groups.setdefault(group, {}).setdefault(arm, []).append((angle, rationality))
+    pairs: list[tuple[tuple[str, str, str, summary.Design], Arm, Arm]] = []
+    for group in sorted(groups, key=lambda g: (g[0], g[1], g[2], g[3].sort_key())):
+        arms = sorted(groups[group], key=_arm_sort)
+        for i, first in enumerate(arms):
+            pairs.extend((group, first, second) for second in arms[i + 1 :] if second[0] != first[0])
+    families = {}
+    for index, measure in enumerate(("angle", "value_rationality")):
+        families[measure] = sensitivity.holm_family(
+            [
+                (
+                    [row[index] for row in groups[group][first]],
+                    [row[index] for row in groups[group][second]],
+                )
+                for group, first, second in pairs
+            ]
+        )
+    comparisons = [
+        {
+            "model": group[0],
+            "value": group[1],
+            "strategy": group[2],
+            "design": _without(group[3], "variant") | {"temperature": ANY},
+            "first": first[0],
+            "second": second[0],
+            "first_temperature": first[1],
+            "second_temperature": second[1],
+            "angle": families["angle"][k].to_dict(),
+            "value_rationality": families["value_rationality"][k].to_dict(),
+        }
+        for k, (group, first, second) in enumerate(pairs)
+    ]
+    compared = {(group[0], group[2], group[3]) for group, _, _ in pairs}
+    pooled: dict[tuple[str, str, summary.Design], list[tuple[str, str, float | None]]] = {}
+    for key, _trial_id, _status, angle, _rationality in table:
+        design = key.design.replace(variant=ANY, temperature=None)
+        if (key.model, key.strategy, design) in compared:
+            label = _arm_label((key.design.variant, key.design.temperature))
+            pooled.setdefault((key.model, key.strategy, design), []).append((label, key.value, angle))
+    variance = []
+    for model, strategy, design in sorted(pooled, key=lambda g: (g[0], g[1], g[2].sort_key())):
+        rows = pooled[(model, strategy, design)]
+        angles = [angle for _, _, angle in rows]
+        variance.append(
+            {
+                "model": model,
+                "strategy": strategy,
+                "design": _without(design, "variant") | {"temperature": ANY},
+                "variants": sorted({arm for arm, _, _ in rows}),
+                "values": [v for v in svo.VALUES if any(value == v for _, value, _ in rows)],
+                "eta_squared_variant": sensitivity.eta_squared(angles, [arm for arm, _, _ in rows]).to_dict(),
+                "eta_squared_value": sensitivity.eta_squared(angles, [v for _, v, _ in rows]).to_dict(),
+            }
+        )
+    return {
+        "comparisons": comparisons,
+        "family_size": len(pairs),
+        "variance_explained": variance,
+        "about": "Differences are second minus first variant, each at the temperature it ran at (both are "
+        "named; every other design factor is identical). "
+        + sensitivity.WELCH_METHOD
+        + "; p-values Holm (1979)-adjusted and intervals Bonferroni-adjusted over the study's comparisons, one "
+        "family per measure. Eta squared: one-way SS_between / SS_total of the angle (Cohen 1973), by variant "
+        "(with its temperature) and by induced value, over the same trials.",
+    }
+
+
+def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str, Any]:
+    """Position bias and prompt sensitivity (see ``stats.sensitivity``)."""
+    return {
+        "position_bias": position_bias_section(trials, choices),
+        "prompt_variants": prompt_variants_section(trials),
     }
 
 
@@ -207,6 +507,8 @@ def methods_section(study: Study) -> dict[str, Any]:
     return {
         "definitions_version": svo.DEFINITIONS_VERSION,
         "definitions_versions_of_runs": sorted({run["definitions_version"] for run in record["runs"]}),
+        "definitions_note": "each cell's design.definitions names the definitions that produced its numbers; "
+        "definitions_version is the service's current default",
         "report_version": REPORT_VERSION,
         "items": "primary items 1-6 give the angle and category; secondary items 7-15, when administered, "
         "the inequality-aversion index (Murphy, Ackermann & Handgraaf 2011)",
@@ -228,11 +530,19 @@ def build_report(
     """The full report of a study, computed now (see ``cached_report`` for the cached one)."""
     trials = stats_selectors.trials_frame(study=study)
     extraction = stats_selectors.extraction_counts(study=study)
+    present = sorted({str(version) for version in trials["definitions_version"].unique()})
     return {
         "study": {"id": study.pk, "name": study.name, "description": study.description},
         "settings": {"include_flagged": include_flagged, "seed": seed, "n_boot": n_boot},
+        "definitions": {
+            "versions_present": present,
+            "current_default": svo.DEFINITIONS_VERSION,
+            "note": "every cell, comparison and trial record names the definitions that produced it "
+            "(design.definitions); runs scored under different definitions are never averaged together",
+        },
         "automated": automated_section(trials, extraction),
         "consistency": consistency_section(trials, seed=seed, n_boot=n_boot),
+        "sensitivity": sensitivity_section(trials, stats_selectors.choices_frame(study=study)),
         "human": human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
         "methods": methods_section(study),
     }
@@ -259,6 +569,17 @@ def cached_report_and_figures(
 
 def cached_report(study: Study, *, include_flagged: bool = False) -> dict[str, Any]:
     return cached_report_and_figures(study, include_flagged=include_flagged)[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one line per trial, for re-analysis
+
+
+def trials_jsonl(study: Study) -> Iterator[str]:
+    """The study's trials as JSON Lines: one self-contained record per trial (design, provenance,
+    definitions, conversation, choices with presented order, extraction methods, re-asks and scores)."""
+    for record in stats_selectors.trial_records(study=study):
+        yield json.dumps(record, default=str, ensure_ascii=False) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -294,6 +615,8 @@ TABLE_NAMES = (
     "confusion_matrix",
     "gold_accuracy",
     "runs",
+    "position_bias",
+    "prompt_variants",
 )
 """The report's tables, each downloadable as CSV (``report_tables`` builds them)."""
 
@@ -323,10 +646,13 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Every table of the report as a DataFrame, for CSV download (the same numbers as the page and JSON)."""
     automated = []
     for cell in report["automated"]["cells"]:
-        row = {key: cell[key] for key in (*CELL, "reference_agent", "n_trials", "n_scored", "n_failed")}
+        row = {key: cell[key] for key in CELL}
+        row.update(cell["design"])
+        row.update({key: cell[key] for key in ("reference_agent", "n_trials", "n_scored", "n_failed")})
+        row.update(cell["failures"])
         row.update({key: cell[key] for key in ("sd_angle", "target_angle", "mean_angular_deviation")})
         row.update({f"n_{category}": count for category, count in cell["categories"].items()})
-        for name in ("angle", "value_rationality", "hit_rate", "transitive_rate"):
+        for name in ("angle", "value_rationality", "value_rationality_itt", "hit_rate", "transitive_rate"):
             row.update(_flat(name, cell[name]))
         row.update({f"extraction_{method}": n for method, n in cell["extraction"].items()})
         automated.append(row)
@@ -334,6 +660,7 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
         {
             "model": row["model"],
             "value": row["value"],
+            **row["design"],
             **_flat("vr_plain", row["vr_plain"]),
             **_flat("vr_goal", row["vr_goal"]),
             **_flat("difference", row["difference"]),
@@ -351,6 +678,32 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
     consistency_rows = _estimate_rows("across cells", report["consistency"]["across_cells"]) + _estimate_rows(
         "test-retest", report["consistency"]["test_retest"]
     )
+    sensitivity_report = report["sensitivity"]
+    position_rows = []
+    for group in sensitivity_report["position_bias"]["groups"]:
+        row = {key: group[key] for key in CELL}
+        row.update(group["design"])
+        row["orders"] = " ".join(group["orders"])
+        test = group["order_dependence"]
+        row.update(
+            {f"order_dependence_{k}": test[k] for k in ("statistic", "df", "p_value", "cramers_v", "n")}
+        )
+        for name in ("position_pick_first", "position_pick_last"):
+            row.update(_flat(name, group[name]))
+            row[f"{name}_p_value"] = group[name]["p_value"]
+        for name, difference in group["reversed_minus_fixed"].items():
+            row.update(_flat(f"reversed_minus_fixed_{name}", difference))
+        position_rows.append(row)
+    variant_rows = []
+    for comparison_row in sensitivity_report["prompt_variants"]["comparisons"]:
+        row = {key: comparison_row[key] for key in (*CELL, "first", "second")}
+        row.update(comparison_row["design"])
+        for name in ("angle", "value_rationality"):
+            difference = comparison_row[name]
+            row.update(_flat(f"{name}_difference", difference))
+            for key in ("p_value", "p_holm", "ci_low_adjusted", "ci_high_adjusted"):
+                row[f"{name}_{key}"] = difference[key]
+        variant_rows.append(row)
     return {
         "automated": pd.DataFrame(automated),
         "goal_vs_plain": pd.DataFrame(goal_vs_plain),
@@ -360,4 +713,6 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
         "confusion_matrix": confusion.rename_axis("automated \\ majority").reset_index(),
         "gold_accuracy": pd.DataFrame(human["gold_accuracy"]),
         "runs": pd.DataFrame(report["methods"]["runs"]),
+        "position_bias": pd.DataFrame(position_rows),
+        "prompt_variants": pd.DataFrame(variant_rows),
     }

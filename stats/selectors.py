@@ -6,7 +6,7 @@ in well under a second.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -23,6 +23,11 @@ TRIAL_FIELDS = {
     "run__value": "value",
     "run__strategy": "strategy",
     "run__prompt_variant": "prompt_variant",
+    "run__option_order": "option_order",
+    "run__option_labels": "option_labels",
+    "run__temperature": "temperature",
+    "run__item_set": "item_set",
+    "run__definitions_version": "definitions_version",
     "run__endpoint__is_reference": "reference_agent",
     "status": "status",
     "failure_reason": "failure_reason",
@@ -63,6 +68,7 @@ RESPONSE_FIELDS = {
     "presented_order": "presented_order",
     "extracted_option": "extracted_option",
     "extraction_method": "extraction_method",
+    "reasked": "reasked",
     "payoff_self": "payoff_self",
     "payoff_other": "payoff_other",
     "raw_text": "raw_text",
@@ -125,27 +131,116 @@ def audited_responses_frame(*, trial_ids: Sequence[int]) -> pd.DataFrame:
 
 
 def extraction_counts(*, study: Study) -> pd.DataFrame:
-    """Item responses per (model, value, strategy) and extraction method."""
-    cells = {
-        pk: (model, value, strategy)
-        for pk, model, value, strategy in EvaluationRun.objects.filter(study=study).values_list(
-            "pk", "model", "value", "strategy"
-        )
-    }
+    """Item responses per run and extraction method, and how many of them were asked a second time."""
     counted = (
-        ItemResponse.objects.filter(trial__run_id__in=list(cells))
+        ItemResponse.objects.filter(trial__run__study=study)
         .values_list("trial__run_id", "extraction_method")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("pk"), n_reasked=Count("pk", filter=Q(reasked=True)))
+        .order_by("trial__run_id", "extraction_method")
+    )
+    return pd.DataFrame.from_records(list(counted), columns=["run_id", "method", "n", "n_reasked"])
+
+
+def choices_frame(*, study: Study) -> pd.DataFrame:
+    """One row per read item response of the study's trials that ran under a reversed or random option order,
+    and of the fixed-order trials of the same models (what the position-bias analysis compares)."""
+    models = list(
+        EvaluationRun.objects.filter(study=study)
+        .exclude(option_order=EvaluationRun.OptionOrder.FIXED)
+        .values_list("model", flat=True)
+        .distinct()
         .order_by()
     )
-    totals: dict[tuple[str, str, str, str], int] = {}
-    for run_id, method, n in counted:
-        key = (*cells[run_id], method)
-        totals[key] = totals.get(key, 0) + n
-    return pd.DataFrame.from_records(
-        [(*key, n) for key, n in sorted(totals.items())],
-        columns=["model", "value", "strategy", "method", "n"],
+    rows = (
+        ItemResponse.objects.filter(
+            trial__run__study=study, trial__run__model__in=models, extracted_option__isnull=False
+        )
+        .order_by("trial_id", "item")
+        .values_list("trial_id", "trial__run_id", "item", "presented_order", "extracted_option")
     )
+    return pd.DataFrame.from_records(
+        list(rows), columns=["trial_id", "run_id", "item", "presented_order", "option"]
+    )
+
+
+TRIAL_RECORD_SCORES = (
+    "angle",
+    "category",
+    "mean_self",
+    "mean_other",
+    "transitive",
+    "target_angle",
+    "angular_deviation",
+    "value_rationality",
+    "category_hit",
+    "inequality_aversion",
+)
+
+
+def trial_records(*, study: Study, chunk: int = 500) -> Iterator[dict[str, Any]]:
+    """Every trial of the study as one self-contained record, for re-analysis: the run's design, provenance
+    and definitions, the full conversation, each item's presented order, answer, extraction and re-ask, and
+    the scores. Read in chunks of ``chunk`` trials so a large study streams in bounded memory."""
+    runs = {
+        run.pk: run
+        for run in EvaluationRun.objects.filter(study=study).select_related("endpoint").order_by("pk")
+    }
+    trial_ids = list(
+        Trial.objects.filter(run__study=study).order_by("run_id", "index").values_list("pk", flat=True)
+    )
+    for start in range(0, len(trial_ids), chunk):
+        ids = trial_ids[start : start + chunk]
+        responses: dict[int, list[dict[str, Any]]] = {}
+        for row in (
+            ItemResponse.objects.filter(trial_id__in=ids)
+            .order_by("trial_id", "item")
+            .values(
+                "trial_id",
+                "item",
+                "presented_order",
+                "raw_text",
+                "extracted_option",
+                "extraction_method",
+                "extraction_detail",
+                "reasked",
+                "payoff_self",
+                "payoff_other",
+            )
+        ):
+            record: dict[str, Any] = dict(row)
+            responses.setdefault(record.pop("trial_id"), []).append(record)
+        for trial in Trial.objects.filter(pk__in=ids).order_by("run_id", "index"):
+            run = runs[trial.run_id]
+            yield {
+                "study": study.name,
+                "run": run.pk,
+                "trial": trial.pk,
+                "index": trial.index,
+                "model": run.model,
+                "value": run.value,
+                "strategy": run.strategy,
+                "design": {
+                    "variant": run.prompt_variant,
+                    "order": run.option_order,
+                    "labels": run.option_labels,
+                    "temperature": run.temperature,
+                    "items": run.item_set,
+                    "definitions": run.definitions_version,
+                },
+                "definitions_version": run.definitions_version,
+                "endpoint": {"name": run.endpoint.name, "base_url": run.endpoint.base_url},
+                "reference_agents": run.endpoint.is_reference,
+                "on_unreadable": run.on_unreadable,
+                "provenance": run.provenance,
+                "prompt_versions": run.prompt_versions,
+                "seed": trial.seed,
+                "status": trial.status,
+                "failure_reason": trial.failure_reason,
+                "transcript": trial.transcript,
+                "responses": responses.get(trial.pk, []),
+                "scores": {name: getattr(trial, name) for name in TRIAL_RECORD_SCORES},
+                "finished_at": trial.finished_at.isoformat() if trial.finished_at else None,
+            }
 
 
 def batches(*, study: Study) -> list[AnnotationBatch]:
@@ -194,6 +289,8 @@ def methods_record(*, study: Study) -> dict[str, Any]:
             "extractor_model": run.extractor_model,
             "prompt_versions": run.prompt_versions,
             "definitions_version": run.definitions_version,
+            "on_unreadable": run.on_unreadable,
+            "provenance": run.provenance,
             "status": run.status,
         }
         for run in runs

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import SafeString, mark_safe
 
@@ -24,7 +24,9 @@ RAW_TABLES: dict[str, Callable[..., pd.DataFrame]] = {
     "judgments": stats_selectors.judgments_frame,
 }
 RAW_FORMATS = ("csv", "json")
-JSON_COLUMNS = ("audit", "presented_order")
+JSONL_TABLE = "trials"
+"""``data/trials.jsonl``: one JSON line per trial with its design, conversation, choices and scores."""
+JSON_COLUMNS = ("audit", "presented_order", "provenance")
 
 
 def include_flagged(request: HttpRequest) -> bool:
@@ -42,6 +44,7 @@ def report_context(study: Study, *, include_flagged: bool) -> dict[str, Any]:
         "figures": {name: _trusted_svg(svg) for name, svg in figures.items()},
         "tables": reports.TABLE_NAMES,
         "raw_names": list(RAW_TABLES),
+        "jsonl_table": JSONL_TABLE,
         "include_flagged": include_flagged,
     }
 
@@ -83,8 +86,12 @@ def report_table_csv(request: HttpRequest, pk: int, table: str) -> HttpResponse:
 
 
 @login_required
-def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpResponse:
+def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
     study = get_object_or_404(Study, pk=pk)
+    if table == JSONL_TABLE and fmt == "jsonl":
+        response = StreamingHttpResponse(reports.trials_jsonl(study), content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="study{study.pk}-trials.jsonl"'
+        return response
     if table not in RAW_TABLES or fmt not in RAW_FORMATS:
         raise Http404(f"no data {table}.{fmt}; tables: {', '.join(RAW_TABLES)}; formats: csv, json")
     frame = RAW_TABLES[table](study=study)

@@ -56,3 +56,34 @@ def how(value: Any) -> str:
     note = str(value.get("note") or "") if _finite(value.get("value")) else ""
     parts = [str(value.get("method") or ""), note]
     return "; ".join(part for part in parts if part)
+
+
+@register.filter
+def design(value: Any) -> str:
+    """A cell's design as one line: variant · order · labels · temperature · items · definitions (the keys
+    present, in that order; a missing temperature means none was sent)."""
+    if not isinstance(value, dict):
+        return "–"
+    parts = []
+    for key in ("variant", "order", "labels", "temperature", "items", "definitions"):
+        if key not in value:
+            continue
+        item = value[key]
+        if key == "temperature":
+            parts.append("T default" if item is None else f"T {item:g}" if _finite(item) else f"T {item}")
+        else:
+            parts.append(str(item))
+    return " · ".join(parts)
+
+
+@register.filter
+def pvalue(value: Any) -> str:
+    if not _finite(value):
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@register.filter
+def counts(value: Any) -> str:
+    """A list of counts as 'a b c ...'."""
+    return " ".join(str(x) for x in value) if isinstance(value, list) else "–"

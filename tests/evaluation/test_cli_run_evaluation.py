@@ -93,10 +93,12 @@ def test_json_output(reference_server) -> None:
         "strategy",
         "n_trials",
         "n_scored",
+        "design",
         "mean_angle",
         "sd_angle",
-        "mean_value_rationality",
-        "vr_ci95",
+        "value_rationality",
+        "value_rationality_itt",
+        "failures",
         "hit_rate",
         "transitive_rate",
         "extraction",
@@ -104,11 +106,11 @@ def test_json_output(reference_server) -> None:
     assert all(keys <= set(row) for row in rows)
     assert ModelEndpoint.objects.get().is_reference, "results of the reference agents are labelled as theirs"
     faithful = [r for r in rows if r["model"] == "ref-faithful"]
-    assert all(r["hit_rate"] == 1.0 and r["n_scored"] == 3 for r in faithful), [
+    assert all(r["hit_rate"]["value"] == 1.0 and r["n_scored"] == 3 for r in faithful), [
         (r["value"], r["strategy"], r["n_scored"], r["hit_rate"], r["extraction"]) for r in faithful
     ]
     stubborn_competitive = [r for r in rows if r["model"] == "ref-stubborn" and r["value"] == "competitive"]
-    assert all(r["hit_rate"] == 0.0 for r in stubborn_competitive)
+    assert all(r["hit_rate"]["value"] == 0.0 for r in stubborn_competitive)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from django.utils import timezone
 
@@ -46,12 +47,27 @@ def build_study(
     seed: int = 0,
     with_responses: bool = True,
     unsafe_text: bool = False,
+    run_fields: dict[str, Any] | None = None,
+    position_bias: float = 0.0,
+    failed_per_run: int = 0,
+    reasked_share: float = 0.0,
+    existing: Study | None = None,
 ) -> SimulatedStudy:
     """A study of scored trials: one run per (model, value, strategy) and repeat, each trial choosing the
-    value-optimal option on each primary item, or with probability ``noise[model]`` a random one."""
+    value-optimal option on each primary item, or with probability ``noise[model]`` a random one.
+
+    ``run_fields`` sets design fields on every run (e.g. ``temperature``, ``option_order``, ``prompt_variant``);
+    when it names an ``option_order`` the options are presented in that order (fixed, reversed, or a seeded
+    shuffle per item), else trials alternate fixed and reversed. With probability ``position_bias`` a choice is
+    the option displayed first instead (the rule of a position-biased agent). The last ``failed_per_run``
+    trials of each run fail (no scores, no responses); a share ``reasked_share`` of responses was re-asked.
+    ``existing`` adds the runs to that study instead of creating one."""
     rng = random.Random(seed)
     noise = noise or {"ref-faithful": 0.1, "ref-random": 1.0}
-    study = Study.objects.create(name=name, description="simulated " + (UNSAFE_TEXT if unsafe_text else ""))
+    study = existing or Study.objects.create(
+        name=name, description="simulated " + (UNSAFE_TEXT if unsafe_text else "")
+    )
+    fields = dict(run_fields or {})
     endpoint, _ = ModelEndpoint.objects.get_or_create(
         name="reference agents (simulated)",
         defaults={"base_url": "http://127.0.0.1:9/v1", "is_reference": True},
@@ -79,17 +95,40 @@ def build_study(
                                 n: {"version": templates[n].version, "hash": templates[n].content_hash}
                                 for n in used
                             },
+                            provenance={"service": "simulated", "packages": {"numpy": "x"}},
+                            **fields,
                         )
                     )
     runs = EvaluationRun.objects.bulk_create(runs, batch_size=BATCH_SIZE)
     choices: list[list[int]] = []
+    orders: list[list[list[int]]] = []
+    failed: list[Trial] = []
     for run in runs:
         ideal = svo.ideal_choices(run.value)
         for index in range(trials_per_run):
+            shown = [_presented_order(fields.get("option_order"), index, rng) for _ in ideal]
             chosen = [
-                rng.randint(1, 9) if rng.random() < noise.get(run.model, 0.3) else option for option in ideal
+                order[0]
+                if position_bias and rng.random() < position_bias
+                else rng.randint(1, 9)
+                if rng.random() < noise.get(run.model, 0.3)
+                else option
+                for option, order in zip(ideal, shown, strict=True)
             ]
+            if index >= trials_per_run - failed_per_run:
+                failed.append(
+                    Trial(
+                        run=run,
+                        index=index,
+                        seed=rng.randrange(2**31),
+                        status=Trial.Status.FAILED,
+                        failure_reason="simulated: item 3 unreadable",
+                        finished_at=now,
+                    )
+                )
+                continue
             score = _score(run.value, tuple(chosen))
+            orders.append(shown)
             trials.append(
                 Trial(
                     run=run,
@@ -106,16 +145,25 @@ def build_study(
                     value_rationality=score.value_rationality,
                     category_hit=score.category_hit,
                     finished_at=now,
+                    transcript=[
+                        {"role": "user", "content": f"Describe a person with a {run.value} value system."},
+                        {
+                            "role": "assistant",
+                            "content": "They weigh others' outcomes. " + (UNSAFE_TEXT if unsafe_text else ""),
+                        },
+                    ],
                 )
             )
             choices.append(chosen)
     trials = Trial.objects.bulk_create(trials, batch_size=BATCH_SIZE)
+    Trial.objects.bulk_create(failed, batch_size=BATCH_SIZE)
     if with_responses:
         responses = []
         calls = []
-        for trial, chosen in zip(trials, choices, strict=True):
-            order = list(range(1, 10)) if trial.index % 2 == 0 else list(range(9, 0, -1))
-            for item, option in zip(svo.PRIMARY_ITEMS, chosen, strict=True):
+        for trial, chosen, shown in zip(trials, choices, orders, strict=True):
+            for item, option, order in zip(svo.PRIMARY_ITEMS, chosen, shown, strict=True):
+                if "option_order" not in fields:
+                    order = list(range(1, 10)) if trial.index % 2 == 0 else list(range(9, 0, -1))
                 own, other = item.allocation(option)
                 responses.append(
                     ItemResponse(
@@ -126,6 +174,7 @@ def build_study(
                         + (UNSAFE_TEXT if unsafe_text else ""),
                         extracted_option=option,
                         extraction_method=ItemResponse.Method.PARSER,
+                        reasked=rng.random() < reasked_share,
                         payoff_self=own,
                         payoff_other=other,
                     )
@@ -145,6 +194,14 @@ def build_study(
         ItemResponse.objects.bulk_create(responses, batch_size=BATCH_SIZE)
         LLMCall.objects.bulk_create(calls, batch_size=BATCH_SIZE)
     return SimulatedStudy(study=study, trial_ids=[t.pk for t in trials])
+
+
+def _presented_order(order: str | None, index: int, rng: random.Random) -> list[int]:
+    if order == "reversed":
+        return list(range(9, 0, -1))
+    if order == "random":
+        return rng.sample(range(1, 10), 9)
+    return list(range(1, 10))
 
 
 def add_judgments(

@@ -1,7 +1,9 @@
 """python manage.py demo: the main job on one machine with no network.
 
 Starts the reference agents' server on loopback, runs (or resumes) the demo study — every reference profile ×
-four values × two strategies × 10 trials — prints the summary table, then serves the results on :8000.
+four values × two strategies × 10 trials, plus two arms for the sensitivity analyses: ``ref-faithful`` under
+the paper's protocol (``--variant paper``) and the position-biased profile with the options in reversed order —
+prints the summary tables, then serves the results on :8000.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandParser
 
+from evaluation import prompts
 from evaluation.models import ModelEndpoint
 from evaluation.reference_llm.agents import PROFILES
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
@@ -21,6 +24,21 @@ from hvae_site.commands import DatabaseCommand
 
 DEMO_STUDY = "demo"
 DEMO_USER = "demo"
+
+
+POSITION_PROFILE = "ref-position-biased"
+
+
+def sensitivity_arms() -> list[dict[str, str]]:
+    """The arms the study page's sensitivity section reads, beside the main grid (which is the fixed-order
+    ``dialogue`` baseline): ``ref-faithful`` under the paper's protocol (prompt sensitivity), and the
+    position-biased profile (``ref-faithful`` where that profile does not exist) with options reversed."""
+    arms = []
+    if "paper" in prompts.VARIANTS:
+        arms.append({"models": "ref-faithful", "strategies": "plain,goal", "variant": "paper"})
+    position_model = POSITION_PROFILE if POSITION_PROFILE in PROFILES else "ref-faithful"
+    arms.append({"models": position_model, "strategies": "plain", "order": "reversed"})
+    return arms
 
 
 class Command(DatabaseCommand):
@@ -36,17 +54,17 @@ class Command(DatabaseCommand):
         server = start_in_thread(ServerConfig(host="127.0.0.1", port=options["reference_port"]))
         try:
             models = [name for name in PROFILES if name != "ref-extractor"]
-            call_command(
-                "run_evaluation",
-                study=DEMO_STUDY,
-                endpoint_url=server.base_url,
-                models=",".join(models),
-                values="all",
-                strategies="plain,goal",
-                trials=options["trials"],
-                concurrency=32,
-                extractor_model="ref-extractor",
-            )
+            for arm in [{"models": ",".join(models), "strategies": "plain,goal"}, *sensitivity_arms()]:
+                call_command(
+                    "run_evaluation",
+                    study=DEMO_STUDY,
+                    endpoint_url=server.base_url,
+                    values="all",
+                    trials=options["trials"],
+                    concurrency=32,
+                    extractor_model="ref-extractor",
+                    **arm,
+                )
             ModelEndpoint.objects.filter(base_url=server.base_url.rstrip("/")).update(
                 is_reference=True, name="reference agents (loopback)"
             )

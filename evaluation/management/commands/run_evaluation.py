@@ -15,7 +15,7 @@ from rich.table import Table
 from evaluation import jobs, prompts, runner, selectors, services, svo
 from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ModelEndpoint, Trial
-from evaluation.summary import CellSummary
+from evaluation.summary import CellSummary, Interval
 from hvae_site.api import DomainError
 from hvae_site.commands import DatabaseCommand
 
@@ -227,55 +227,53 @@ class Command(DatabaseCommand):
 
 
 def json_row(summary: CellSummary) -> dict[str, Any]:
-    return {
-        "model": summary.model,
-        "value": summary.value,
-        "strategy": summary.strategy,
-        "n_trials": summary.n_trials,
-        "n_scored": summary.n_scored,
-        "n_failed": summary.n_failed,
-        "mean_angle": summary.mean_angle,
-        "sd_angle": summary.sd_angle,
-        "categories": summary.categories,
-        "mean_value_rationality": summary.mean_value_rationality,
-        "vr_ci95": list(summary.vr_ci95) if summary.vr_ci95 else None,
-        "hit_rate": summary.hit_rate,
-        "transitive_rate": summary.transitive_rate,
-        "extraction": summary.extraction,
-    }
+    """The cell as the study report's JSON has it (one shape for both)."""
+    return summary.to_dict()
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _with_ci(interval: Interval) -> str:
+    if interval.ci_low is None or interval.ci_high is None:
+        return _fmt(interval.value, 3)
+    return f"{_fmt(interval.value, 3)} [{interval.ci_low:.2f}, {interval.ci_high:.2f}]"
+
+
 def summary_table(summaries: list[CellSummary]) -> Table:
-    table = Table(title="SVO evaluation by model, value and strategy")
-    for header in [
-        "model",
-        "value",
-        "strategy",
+    """One row per cell; the design gets its own column only when the cells do not all share one."""
+    designs = {s.design for s in summaries}
+    shared = next(iter(designs)).label() if len(designs) == 1 else ""
+    table = Table(title="SVO evaluation by model, value and strategy" + (f" ({shared})" if shared else ""))
+    headers = ["model", "value", "strategy", *([] if shared else ["design"])]
+    headers += [
         "scored/failed",
         "angle (SD)",
         "categories A/P/I/C",
         "value rationality [95% CI]",
+        "VR intention-to-treat",
         "hit",
         "transitive",
-        "extraction",
-    ]:
+        "parser/LLM/unparseable",
+        "re-asked",
+    ]
+    for header in headers:
         table.add_column(header)
     for s in summaries:
-        ci = f" [{s.vr_ci95[0]:.2f}, {s.vr_ci95[1]:.2f}]" if s.vr_ci95 else ""
         table.add_row(
             s.model,
             s.value,
             s.strategy,
+            *([] if shared else [s.design.label()]),
             f"{s.n_scored}/{s.n_failed}",
             f"{_fmt(s.mean_angle)} ({_fmt(s.sd_angle)})",
             "/".join(str(s.categories[c]) for c in svo.CATEGORIES),
-            f"{_fmt(s.mean_value_rationality, 3)}{ci}",
-            _fmt(s.hit_rate),
-            _fmt(s.transitive_rate),
-            ", ".join(f"{k} {v}" for k, v in sorted(s.extraction.items())),
+            _with_ci(s.value_rationality),
+            _with_ci(s.value_rationality_itt),
+            _fmt(s.hit_rate.value),
+            _fmt(s.transitive_rate.value),
+            "/".join(str(s.extraction[m]) for m in ("parser", "llm", "unparseable")),
+            str(s.failures["reasked_items"]),
         )
     return table

@@ -1,4 +1,4 @@
-"""python manage.py study_report: write a study's report as HTML, JSON or CSV tables."""
+"""python manage.py study_report: write a study's report as HTML, JSON or CSV tables, or its trials as JSON Lines."""
 
 from __future__ import annotations
 
@@ -15,18 +15,20 @@ from hvae_site.commands import DatabaseCommand
 from stats import reports
 from stats.views import report_context, table_csv
 
-FORMATS = ("html", "json", "csv")
+FORMATS = ("html", "json", "csv", "jsonl")
 
 
 class Command(DatabaseCommand):
     help = (
         "Write a study's report: --format html (the study page as one file), json (every number, with n, "
-        "CI and method), csv (a .zip with one CSV per table). Exit code 2 on bad input."
+        "CI and method), csv (a .zip with one CSV per table), jsonl (one JSON line per trial: design, "
+        "provenance, definitions, full conversation, choices, extraction methods, re-asks and scores). Exit code "
+        "2 on bad input."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--study", required=True, help="Study name or id.")
-        parser.add_argument("--format", default="html", help="html, json or csv.")
+        parser.add_argument("--format", default="html", help="html, json, csv or jsonl.")
         parser.add_argument("--out", required=True, help="Output file (csv: a .zip of CSV tables).")
         parser.add_argument(
             "--include-flagged", action="store_true", help="Keep raters flagged on gold items."
@@ -57,6 +59,10 @@ class Command(DatabaseCommand):
                 render_to_string("stats/study.html", report_context(study, include_flagged=include_flagged)),
                 encoding="utf-8",
             )
+            return
+        if fmt == "jsonl":
+            with out.open("w", encoding="utf-8") as stream:
+                stream.writelines(reports.trials_jsonl(study))
             return
         report = reports.cached_report(study, include_flagged=include_flagged)
         if fmt == "json":
