@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from django.utils import timezone
 
@@ -46,12 +47,15 @@ def build_study(
     seed: int = 0,
     with_responses: bool = True,
     unsafe_text: bool = False,
+    owner: Any = None,
 ) -> SimulatedStudy:
     """A study of scored trials: one run per (model, value, strategy) and repeat, each trial choosing the
     value-optimal option on each primary item, or with probability ``noise[model]`` a random one."""
     rng = random.Random(seed)
     noise = noise or {"ref-faithful": 0.1, "ref-random": 1.0}
-    study = Study.objects.create(name=name, description="simulated " + (UNSAFE_TEXT if unsafe_text else ""))
+    study = Study.objects.create(
+        name=name, description="simulated " + (UNSAFE_TEXT if unsafe_text else ""), owner=owner
+    )
     endpoint, _ = ModelEndpoint.objects.get_or_create(
         name="reference agents (simulated)",
         defaults={"base_url": "http://127.0.0.1:9/v1", "is_reference": True},

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandParser
 
+from evaluation import services
 from evaluation.models import ModelEndpoint
 from evaluation.reference_llm.agents import PROFILES
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
@@ -36,9 +37,11 @@ class Command(DatabaseCommand):
         server = start_in_thread(ServerConfig(host="127.0.0.1", port=options["reference_port"]))
         try:
             models = [name for name in PROFILES if name != "ref-extractor"]
+            password = self.demo_password()
             call_command(
                 "run_evaluation",
                 study=DEMO_STUDY,
+                owner=DEMO_USER,
                 endpoint_url=server.base_url,
                 models=",".join(models),
                 values="all",
@@ -48,11 +51,10 @@ class Command(DatabaseCommand):
                 extractor_model="ref-extractor",
             )
             ModelEndpoint.objects.filter(base_url=server.base_url.rstrip("/")).update(
-                is_reference=True, name="reference agents (loopback)"
+                is_reference=True, name="reference agents (loopback)", shared=True
             )
             if options["no_serve"]:
                 return
-            password = self.demo_password()
             self.stdout.write(
                 f"\nResults: http://127.0.0.1:{options['port']}/  (sign in as {DEMO_USER!r}, password {password!r})\n"
                 f"Admin:   http://127.0.0.1:{options['port']}/admin/   API docs: /api/v1/docs/\n"
@@ -72,4 +74,5 @@ class Command(DatabaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        user.groups.add(services.researchers_group())
         return password
