@@ -160,10 +160,11 @@ MEMBERS_READ = staff_outcomes("view", "view", "view", "hidden", "view")
 MEMBERS_HISTORY = staff_outcomes("ok", "ok", "ok", "hidden", "ok")
 
 
-def auth_admin(model: str, obj: Callable[[World], Any]) -> dict[str, list[Check]]:
+def auth_admin(app: str, model: str, obj: Callable[[World], Any]) -> dict[str, list[Check]]:
     """Users, groups and tokens: superusers only."""
     return admin_model_checks(
-        *model.split("_"),
+        app,
+        model,
         obj,
         changelist=staff_outcomes("forbidden", "forbidden", "forbidden", "forbidden", "listed"),
         add=ONLY_SUPERUSER,
@@ -348,9 +349,9 @@ RULES: dict[str, list[Check]] = {
     "admin:auth_user_password_change": [
         Check("GET", admin(**ONLY_SUPERUSER), lambda world: {"id": str(world.users["owner"].pk)})
     ],
-    **auth_admin("auth_group", lambda world: Group.objects.get(name="researchers")),
-    **auth_admin("auth_user", lambda world: world.users["owner"]),
-    **auth_admin("authtoken_tokenproxy", lambda world: world.users["owner"]),
+    **auth_admin("auth", "group", lambda world: Group.objects.get(name="researchers")),
+    **auth_admin("auth", "user", lambda world: world.users["owner"]),
+    **auth_admin("authtoken", "tokenproxy", lambda world: world.users["owner"]),
     **admin_model_checks(
         "evaluation",
         "study",
