@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
@@ -54,6 +55,15 @@ class StudyScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = access.is_researcher(request.user) and super().has_delete_permission(request, obj)
         return allowed and (obj is None or access.can_write(request.user, study_of(obj, self.study_path)))
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # A filter on a relation lists only related objects present in the (scoped) list, never all studies.
+        return [
+            (spec, admin.RelatedOnlyFieldListFilter)
+            if isinstance(spec, str) and get_fields_from_path(self.model, spec)[-1].is_relation
+            else spec
+            for spec in super().get_list_filter(request)
+        ]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # A form may only attach an object to a study the user may change.
