@@ -23,7 +23,12 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def run_page(request: HttpRequest, pk: int) -> HttpResponse:
     run = access.run_for(request.user, pk)
     trials = run.trials.order_by("index")
-    context = {"run": run, "progress": selectors.run_progress(run=run), "trials": trials}
+    context = {
+        "run": run,
+        "progress": selectors.run_progress(run=run),
+        "trials": trials,
+        "can_write": access.can_write(request.user, run.study),
+    }
     return render(request, "evaluation/run.html", context)
 
 

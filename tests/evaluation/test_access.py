@@ -106,6 +106,8 @@ def test_a_viewer_reads_but_cannot_write(
     assert api.get("/api/v1/runs").json()["count"] == owned.runs.count()
     assert client_of(other).get(f"/studies/{owned.pk}/data/trials.csv").status_code == 200
 
+    assert "Cancel run" not in client_of(other).get(f"/runs/{run.pk}/").content.decode()
+    assert "Cancel run" in client_of(owned.owner).get(f"/runs/{run.pk}/").content.decode()  # type: ignore[arg-type]
     assert api.post(f"/api/v1/runs/{run.pk}/cancel").status_code == 403
     assert client_of(other).post(f"/runs/{run.pk}/cancel").status_code == 403
     reference_endpoint.shared = True
