@@ -68,7 +68,7 @@ def test_a_researcher_cannot_list_read_export_or_cancel_another_researchers_stud
     assert api.get("/api/v1/studies").json()["count"] == 0
     assert api.get("/api/v1/runs").json()["count"] == 0
     assert api.get("/api/v1/trials").json()["count"] == 0
-    assert api.get(f"/api/v1/trials?run__study={owned.pk}").json()["count"] == 0
+    assert api.get(f"/api/v1/trials?run__study={owned.pk}").status_code == 400  # as for no such study
     for path in (
         f"/api/v1/studies/{owned.pk}",
         f"/api/v1/studies/{owned.pk}/report",
@@ -261,3 +261,26 @@ def test_run_evaluation_gives_the_study_it_creates_the_owner_named(reference_ser
             call_command("run_evaluation", "--study", "refused", "--owner", name, *args, stdout=StringIO())
         assert error.value.returncode == 2
     assert not Study.objects.filter(name="refused").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "related"),
+    [
+        ("/api/v1/runs?study={study}", "study"),
+        ("/api/v1/trials?run__study={study}", "study"),
+        ("/api/v1/trials?run={run}", "run"),
+        ("/api/v1/batches?study={study}", "study"),
+    ],
+)
+def test_filtering_by_another_researchers_object_answers_like_a_missing_one(
+    owned: Study, other: User, path: str, related: str
+) -> None:
+    run = owned.runs.first()
+    assert run is not None
+    api = api_of(other)
+    theirs = api.get(path.format(study=owned.pk, run=run.pk))
+    missing = api.get(path.format(study=999_999, run=999_999))
+    assert theirs.status_code == missing.status_code == 400
+    assert list(theirs.json()) == list(missing.json())
+    mine = api_of(owned.owner).get(path.format(study=owned.pk, run=run.pk))  # type: ignore[arg-type]
+    assert mine.status_code == 200
