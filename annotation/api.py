@@ -38,6 +38,8 @@ class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "last_synced_at",
             "created_at",
         ]
+        # Output only: as a form (the browsable API) it would list every study as a choice.
+        read_only_fields = fields
 
     def get_invite_url(self, batch: AnnotationBatch) -> str:
         return selectors.invite_url(batch=batch)

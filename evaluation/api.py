@@ -241,6 +241,8 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "finished_at",
             "progress",
         ]
+        # Output only: as a form (the browsable API) it would list every study and endpoint as choices.
+        read_only_fields = fields
 
     def get_progress(self, run: EvaluationRun) -> dict[str, int]:
         return selectors.run_progress(run=run)

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotation import services as annotation_services
 from evaluation import access
 from evaluation.models import EvaluationRun, ModelEndpoint, Study, StudyMember, Trial
 from tests.annotation.factories import make_design_study, make_endpoint
@@ -284,3 +285,21 @@ def test_filtering_by_another_researchers_object_answers_like_a_missing_one(
     assert list(theirs.json()) == list(missing.json())
     mine = api_of(owned.owner).get(path.format(study=owned.pk, run=run.pk))  # type: ignore[arg-type]
     assert mine.status_code == 200
+
+
+def test_no_api_page_names_a_study_or_endpoint_the_user_may_not_see(owned: Study, other: User) -> None:
+    """The browsable API renders forms and filters; none may offer another researcher's objects as choices."""
+    secret = make_design_study("a study other may not see")
+    annotation_services.annotation_batch_get_or_create(study=secret, size=2)
+    hidden_endpoint = ModelEndpoint.objects.create(
+        name="an endpoint other may not use", base_url="http://x.invalid"
+    )
+    browser = client_of(other)
+    for path in api_v1_paths():
+        if "<" in path or path.endswith(("schema/", "docs/", "redoc/")):
+            continue
+        body = browser.get(path, HTTP_ACCEPT="text/html").content.decode()
+        assert secret.name not in body, path
+        assert owned.name not in body, path
+        assert hidden_endpoint.name not in body, path
+        assert "endpoint-" not in body, path  # the design studies' endpoints
