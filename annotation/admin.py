@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -10,12 +12,26 @@ from django.utils.safestring import SafeString
 
 from annotation import selectors, services
 from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
-from evaluation.models import Study
+from evaluation import access
+from evaluation.admin import StudyScopedAdmin
+from evaluation.models import Trial
 from hvae_site.api import DomainError
 
 
+def _scoped_choice(db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+    """Batches and trials offered in a form: only those of studies the user may change."""
+    writable = access.studies_writable_by(request.user).values("pk")
+    if db_field.name == "batch":
+        kwargs["queryset"] = AnnotationBatch.objects.filter(study__in=writable)
+    elif db_field.name == "trial":
+        kwargs["queryset"] = Trial.objects.filter(run__study__in=writable)
+    else:
+        return None
+    return db_field.formfield(**kwargs)
+
+
 @admin.register(AnnotationBatch)
-class AnnotationBatchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AnnotationBatchAdmin(StudyScopedAdmin):
     list_display = [
         "id",
         "study",
@@ -39,9 +55,21 @@ class AnnotationBatchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     actions = ["sync_from_label_studio"]
 
-    @admin.action(description="Sync judgments from Label Studio (the studies of the selected batches)")
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        """Syncing writes judgments: the batch change permission and editor rights on some study."""
+        return bool(
+            request.user.has_perm("annotation.change_annotationbatch")
+            and access.is_researcher(request.user)
+            and access.studies_writable_by(request.user).exists()
+        )
+
+    @admin.action(
+        description="Sync judgments from Label Studio (the studies of the selected batches)",
+        permissions=["sync"],
+    )
     def sync_from_label_studio(self, request: HttpRequest, queryset: QuerySet[AnnotationBatch]) -> None:
-        for study in Study.objects.filter(batches__in=queryset).distinct():
+        writable = access.studies_writable_by(request.user)
+        for study in writable.filter(batches__in=queryset).distinct():
             try:
                 result = services.annotation_sync(study=study)
             except DomainError as exc:
@@ -64,14 +92,28 @@ class AnnotationBatchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AnnotationTask)
-class AnnotationTaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AnnotationTaskAdmin(StudyScopedAdmin):
+    study_path = "batch__study"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return _scoped_choice(db_field, request, kwargs) or super().formfield_for_foreignkey(
+            db_field, request, **kwargs
+        )
+
     list_display = ["key", "batch", "trial", "is_gold", "gold_category", "label_studio_task_id"]
     list_filter = ["batch", "is_gold"]
     search_fields = ["key"]
 
 
 @admin.register(Rater)
-class RaterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RaterAdmin(StudyScopedAdmin):
+    study_path = "batch__study"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return _scoped_choice(db_field, request, kwargs) or super().formfield_for_foreignkey(
+            db_field, request, **kwargs
+        )
+
     list_display = [
         "participant_id",
         "batch",
@@ -109,23 +151,30 @@ class RaterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         accuracy = selectors.rater_gold_accuracy(rater=rater)
         return "–" if accuracy is None else f"{accuracy[0]}/{accuracy[1]}"
 
-    @admin.action(description="Exclude from statistics")
+    def _changeable(self, request: HttpRequest, queryset: QuerySet[Rater]) -> QuerySet[Rater]:
+        return queryset.filter(batch__study__in=access.studies_writable_by(request.user).values("pk"))
+
+    @admin.action(description="Exclude from statistics", permissions=["change"])
     def exclude_from_statistics(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
+        queryset = self._changeable(request, queryset)
         for rater in queryset:
             services.rater_set_excluded(rater=rater, excluded=True)
         messages.info(
             request, f"{queryset.count()} rater(s) excluded from statistics (their judgments are kept)."
         )
 
-    @admin.action(description="Include in statistics")
+    @admin.action(description="Include in statistics", permissions=["change"])
     def include_in_statistics(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
+        queryset = self._changeable(request, queryset)
         for rater in queryset:
             services.rater_set_excluded(rater=rater, excluded=False)
         messages.info(request, f"{queryset.count()} rater(s) included in statistics.")
 
 
 @admin.register(HumanJudgment)
-class HumanJudgmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class HumanJudgmentAdmin(StudyScopedAdmin):
+    study_path = "task__batch__study"
+
     list_display = [
         "label_studio_annotation_id",
         "task",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 
 from annotation import selectors, services
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
+from evaluation import access
 from evaluation.models import Study
 
 
@@ -36,6 +38,8 @@ class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "last_synced_at",
             "created_at",
         ]
+        # Output only: as a form (the browsable API) it would list every study as a choice.
+        read_only_fields = fields
 
     def get_invite_url(self, batch: AnnotationBatch) -> str:
         return selectors.invite_url(batch=batch)
@@ -45,8 +49,10 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
     """List annotation batches, or push one to Label Studio (POST; the same design reuses its batch)."""
 
     serializer_class = BatchOutput
-    queryset = AnnotationBatch.objects.all()
     filterset_fields = ["study"]
+
+    def get_queryset(self) -> QuerySet[AnnotationBatch]:
+        return selectors.batches_visible_to(self.request.user)
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
@@ -64,6 +70,7 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        access.check_write(request.user, serializer.validated_data["study"], field="study")
         result = services.annotation_batch_push(**serializer.validated_data)
         code = status.HTTP_201_CREATED if result.batch_created else status.HTTP_200_OK
         return Response(BatchOutput(result.batch).data, status=code)
@@ -94,7 +101,10 @@ class RaterOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class RaterListApi(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = RaterOutput
-    queryset = Rater.objects.all()
+
+    def get_queryset(self) -> QuerySet[Rater]:
+        return selectors.raters_visible_to(self.request.user)
+
     filterset_fields = ["batch", "flagged", "excluded"]
 
 
@@ -122,5 +132,8 @@ class JudgmentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class JudgmentListApi(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = JudgmentOutput
-    queryset = HumanJudgment.objects.all()
+
+    def get_queryset(self) -> QuerySet[HumanJudgment]:
+        return selectors.judgments_visible_to(self.request.user)
+
     filterset_fields = ["task__batch", "trial", "rater", "deleted"]

@@ -8,15 +8,35 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
-from annotation.models import AnnotationBatch, HumanJudgment, Rater
+from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from evaluation import access
 
 INVITE_SALT = "hvae.annotation.invite"
 COMPLETION_SALT = "hvae.annotation.completion"
 COMPLETION_CODE_LENGTH = 10
+
+
+# --- What a user may see: scoped by the studies ``evaluation.access`` lets them see ---------------------------
+
+
+def batches_visible_to(user: access.AnyUser) -> QuerySet[AnnotationBatch]:
+    return AnnotationBatch.objects.filter(study__in=access.studies_visible_to(user).values("pk"))
+
+
+def tasks_visible_to(user: access.AnyUser) -> QuerySet[AnnotationTask]:
+    return AnnotationTask.objects.filter(batch__study__in=access.studies_visible_to(user).values("pk"))
+
+
+def raters_visible_to(user: access.AnyUser) -> QuerySet[Rater]:
+    return Rater.objects.filter(batch__study__in=access.studies_visible_to(user).values("pk"))
+
+
+def judgments_visible_to(user: access.AnyUser) -> QuerySet[HumanJudgment]:
+    return HumanJudgment.objects.filter(task__batch__study__in=access.studies_visible_to(user).values("pk"))
 
 
 def invite_token(*, batch: AnnotationBatch) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluation import jobs, prompts, selectors, services, svo
+from evaluation import access, jobs, prompts, selectors, services, svo
 from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ItemResponse, ModelEndpoint, Study, Trial
 from hvae_site.api import DomainError
@@ -133,11 +134,13 @@ class StudyOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class StudyListApi(generics.ListAPIView):  # type: ignore[type-arg]
-    """List studies, or create one (POST)."""
+    """List the studies you own or collaborate on, or create one (POST; you become its owner)."""
 
     serializer_class = StudyOutput
-    queryset = Study.objects.all()
     filterset_fields = ["name"]
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return access.studies_visible_to(self.request.user)
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         name = serializers.CharField(max_length=200)
@@ -147,13 +150,20 @@ class StudyListApi(generics.ListAPIView):  # type: ignore[type-arg]
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        study = services.study_get_or_create(**serializer.validated_data)
+        name = serializer.validated_data["name"].strip()
+        if Study.objects.filter(name=name).exclude(pk__in=access.studies_visible_to(request.user)).exists():
+            raise DomainError("Another researcher's study has this name; choose another.", field="name")
+        study = services.study_get_or_create(
+            **serializer.validated_data, owner=access.researcher(request.user)
+        )
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
 
 class StudyDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
     serializer_class = StudyOutput
-    queryset = Study.objects.all()
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return access.studies_visible_to(self.request.user)
 
 
 ENDPOINT_SETTINGS = [
@@ -173,10 +183,13 @@ class EndpointOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class EndpointListApi(generics.ListAPIView):  # type: ignore[type-arg]
-    """List endpoints, or save one (POST). Keys are never sent or stored: name the variable that holds it."""
+    """List the endpoints you saved and those shared with everyone, or save one (POST). Keys are never sent or
+    stored: name the variable that holds it."""
 
     serializer_class = EndpointOutput
-    queryset = ModelEndpoint.objects.all()
+
+    def get_queryset(self) -> QuerySet[ModelEndpoint]:
+        return access.endpoints_usable_by(self.request.user)
 
     class InputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         class Meta:
@@ -187,7 +200,9 @@ class EndpointListApi(generics.ListAPIView):  # type: ignore[type-arg]
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = services.endpoint_create(**serializer.validated_data)
+        endpoint = services.endpoint_create(
+            **serializer.validated_data, owner=access.researcher(request.user)
+        )
         return Response(EndpointOutput(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -226,6 +241,8 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "finished_at",
             "progress",
         ]
+        # Output only: as a form (the browsable API) it would list every study and endpoint as choices.
+        read_only_fields = fields
 
     def get_progress(self, run: EvaluationRun) -> dict[str, int]:
         return selectors.run_progress(run=run)
@@ -235,8 +252,10 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
     """List runs (filter by study, model, value, strategy, status), or create and start one (POST)."""
 
     serializer_class = RunOutput
-    queryset = EvaluationRun.objects.all()
     filterset_fields = ["study", "endpoint", "model", "value", "strategy", "status"]
+
+    def get_queryset(self) -> QuerySet[EvaluationRun]:
+        return access.runs_visible_to(self.request.user)
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
@@ -271,6 +290,11 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
         data = dict(serializer.validated_data)
         study, endpoint = data.pop("study"), data.pop("endpoint")
         extractor_endpoint = data.pop("extractor_endpoint")
+        access.check_write(request.user, study, field="study")
+        usable = access.endpoints_usable_by(request.user)
+        for where, chosen in (("endpoint", endpoint), ("extractor_endpoint", extractor_endpoint)):
+            if chosen is not None and not usable.filter(pk=chosen.pk).exists():
+                raise DomainError(f'Invalid pk "{chosen.pk}" - object does not exist.', field=where)
         checks = [("endpoint", endpoint, ["model"])]
         if extractor_endpoint is None:
             checks[0][2].append("extractor_model")
@@ -299,13 +323,15 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
 
 class RunDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
     serializer_class = RunOutput
-    queryset = EvaluationRun.objects.all()
+
+    def get_queryset(self) -> QuerySet[EvaluationRun]:
+        return access.runs_visible_to(self.request.user)
 
 
 class RunCancelApi(APIView):
     @extend_schema(request=None, responses=RunOutput)
     def post(self, request: Request, pk: int) -> Response:
-        run = generics.get_object_or_404(EvaluationRun, pk=pk)
+        run = access.run_for(request.user, pk, write=True)
         return Response(RunOutput(services.evaluation_run_cancel(run=run)).data)
 
 
@@ -358,12 +384,16 @@ class TrialDetailOutput(TrialOutput):
 
 class TrialListApi(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = TrialOutput
-    queryset = Trial.objects.all()
     filterset_fields = ["run", "run__study", "status", "category"]
+
+    def get_queryset(self) -> QuerySet[Trial]:
+        return access.trials_visible_to(self.request.user)
 
 
 class TrialDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
     """A trial with its full transcript and every item response."""
 
     serializer_class = TrialDetailOutput
-    queryset = Trial.objects.prefetch_related("responses")
+
+    def get_queryset(self) -> QuerySet[Trial]:
+        return access.trials_visible_to(self.request.user).prefetch_related("responses")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -24,6 +25,15 @@ class Study(models.Model):
         blank=True, help_text="Crowd-platform completion URL raters are sent to when their quota is done."
     )
     completion_code = models.CharField(max_length=100, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_studies",
+        help_text="Sees and edits the study, and names its collaborators. A study without one is visible "
+        "to superusers only.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -32,6 +42,30 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StudyMember(models.Model):
+    """A collaborator on a study: a viewer reads everything; an editor also starts and cancels runs, pushes and
+    syncs annotation batches, edits the study and excludes raters."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer"
+        EDITOR = "editor"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        ordering = ["study_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="study_member_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) on {self.study}"
 
 
 class ModelEndpoint(models.Model):
@@ -54,6 +88,15 @@ class ModelEndpoint(models.Model):
     is_reference = models.BooleanField(
         default=False, help_text="Serves the project's calibration agents rather than a real LLM."
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="endpoints",
+        help_text="Who saved it; only they (and superusers) see and use it unless it is shared.",
+    )
+    shared = models.BooleanField(default=False, help_text="Usable by every researcher (set by an admin).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

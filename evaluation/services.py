@@ -11,11 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group, Permission, User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from evaluation import prompts, svo
+from evaluation import access, prompts, svo
 from evaluation.llm import CallRecord, EndpointConfig
 from evaluation.models import (
     EvaluationRun,
@@ -32,12 +35,78 @@ from hvae_site.api import DomainError
 logger = logging.getLogger(__name__)
 
 
-def study_get_or_create(*, name: str, description: str = "") -> Study:
+def study_get_or_create(*, name: str, description: str = "", owner: User | None = None) -> Study:
+    """The study of this name; a new one belongs to ``owner`` (None: visible to superusers only)."""
     name = name.strip()
     if not name:
         raise DomainError("A study needs a name.", field="study")
-    study, _ = Study.objects.get_or_create(name=name, defaults={"description": description})
+    study, created = Study.objects.get_or_create(
+        name=name, defaults={"description": description, "owner": owner}
+    )
+    if created:
+        logger.info("study created study=%s owner=%s", study.pk, owner.pk if owner else None)
     return study
+
+
+# What a researcher may do in the admin; which objects they see there is decided by ``evaluation.access``.
+RESEARCHER_PERMISSIONS = {
+    "evaluation": {
+        "study": ("view", "add", "change", "delete"),
+        "studymember": ("view", "add", "change", "delete"),
+        "modelendpoint": ("view", "add", "change", "delete"),
+        "evaluationrun": ("view", "change"),  # change: cancel and resume runs (records stay read-only)
+        "trial": ("view",),
+        "itemresponse": ("view",),
+        "llmcall": ("view",),
+        "prompttemplate": ("view",),
+    },
+    "annotation": {
+        "annotationbatch": ("view", "change"),
+        "annotationtask": ("view",),
+        "rater": ("view", "change"),
+        "humanjudgment": ("view",),
+    },
+}
+
+
+def researchers_group() -> Group:
+    """The ``researchers`` group (made by a migration; made again after a flush) with its admin permissions."""
+    group, _ = Group.objects.get_or_create(name=access.RESEARCHERS_GROUP)
+    codenames = [
+        (app, f"{action}_{model}")
+        for app, models in RESEARCHER_PERMISSIONS.items()
+        for model, actions in models.items()
+        for action in actions
+    ]
+    wanted = Q(pk__in=[])
+    for app, codename in codenames:
+        wanted |= Q(content_type__app_label=app, codename=codename)
+    group.permissions.add(*Permission.objects.filter(wanted))
+    return group
+
+
+@transaction.atomic
+def researcher_create(*, username: str, email: str, password: str | None) -> tuple[AbstractBaseUser, bool]:
+    """Make ``username`` a researcher (a new account, or an existing one with the same e-mail): staff, so they
+    can use the admin, and in the ``researchers`` group. Returns the user and whether the account is new."""
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    created = user is None
+    if user is None:
+        user = users.objects.create_user(username=username, email=email, password=password)
+    elif getattr(user, "email", "") not in ("", email):
+        raise DomainError(f"User {username!r} exists with another e-mail address; nothing was changed.")
+    else:
+        user.email = email  # type: ignore[attr-defined]
+        if password is not None:
+            user.set_password(password)
+    if password is None and created:
+        user.set_unusable_password()
+    user.is_staff = True  # type: ignore[attr-defined]
+    user.save()
+    user.groups.add(researchers_group())  # type: ignore[attr-defined]
+    logger.info("researcher %s user=%s", "created" if created else "updated", user.pk)
+    return user, created
 
 
 def study_find(*, name_or_id: str) -> Study | None:
@@ -48,7 +117,12 @@ def study_find(*, name_or_id: str) -> Study | None:
 
 
 def endpoint_get_or_create(
-    *, base_url: str, api_key_env: str = "", name: str = "", max_concurrency: int | None = None
+    *,
+    base_url: str,
+    api_key_env: str = "",
+    name: str = "",
+    max_concurrency: int | None = None,
+    owner: User | None = None,
 ) -> ModelEndpoint:
     base_url = base_url.rstrip("/")
     endpoint = ModelEndpoint.objects.filter(base_url=base_url, api_key_env=api_key_env).first()
@@ -58,6 +132,7 @@ def endpoint_get_or_create(
             base_url=base_url,
             api_key_env=api_key_env,
             max_concurrency=max_concurrency or 8,
+            owner=owner,
         )
     elif max_concurrency and endpoint.max_concurrency != max_concurrency:
         endpoint.max_concurrency = max_concurrency

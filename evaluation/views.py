@@ -4,33 +4,38 @@ is only ever rendered through Django's auto-escaping."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from evaluation import selectors, services
-from evaluation.models import EvaluationRun, Study, Trial
+from evaluation import access, selectors, services
+from evaluation.access import researcher_required
 from hvae_site.api import DomainError
 
 
-@login_required
+@researcher_required
 def study_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "evaluation/study_list.html", {"studies": Study.objects.all()})
+    studies = access.studies_visible_to(request.user)
+    return render(request, "evaluation/study_list.html", {"studies": studies})
 
 
-@login_required
+@researcher_required
 def run_page(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(EvaluationRun.objects.select_related("study", "endpoint"), pk=pk)
+    run = access.run_for(request.user, pk)
     trials = run.trials.order_by("index")
-    context = {"run": run, "progress": selectors.run_progress(run=run), "trials": trials}
+    context = {
+        "run": run,
+        "progress": selectors.run_progress(run=run),
+        "trials": trials,
+        "can_write": access.can_write(request.user, run.study),
+    }
     return render(request, "evaluation/run.html", context)
 
 
-@login_required
+@researcher_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(EvaluationRun, pk=pk)
+    run = access.run_for(request.user, pk, write=True)
     try:
         services.evaluation_run_cancel(run=run)
     except DomainError as exc:
@@ -40,15 +45,17 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("run-page", pk=run.pk)
 
 
-@login_required
+@researcher_required
 def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    run = get_object_or_404(EvaluationRun, pk=pk)
+    run = access.run_for(request.user, pk)
     return JsonResponse({"status": run.status, **selectors.run_progress(run=run)})
 
 
-@login_required
+@researcher_required
 def trial_page(request: HttpRequest, pk: int) -> HttpResponse:
-    trial = get_object_or_404(Trial.objects.select_related("run", "run__study"), pk=pk)
+    trial = get_object_or_404(
+        access.trials_visible_to(request.user).select_related("run", "run__study"), pk=pk
+    )
     context = {
         "trial": trial,
         "responses": trial.responses.order_by("item"),

@@ -126,10 +126,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["evaluation.access.IsResearcher"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["hvae_site.filters.ScopedFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "hvae_site.api.AutoSchema",
     "EXCEPTION_HANDLER": "hvae_site.api.exception_handler",
 }

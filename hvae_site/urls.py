@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from annotation import api as annotation_api
 from annotation import views as annotation_views
+from evaluation import access
 from evaluation import api as evaluation_api
 from evaluation import views as evaluation_views
 from stats import api as stats_api
@@ -20,10 +21,21 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": connection.vendor})
 
 
+RESEARCHERS = [access.IsResearcher]
+
 api_v1 = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # The schema and docs are part of the API: researchers only, like every other /api/v1/ path.
+    path("schema/", SpectacularAPIView.as_view(permission_classes=RESEARCHERS), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=RESEARCHERS),
+        name="api-docs",
+    ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="schema", permission_classes=RESEARCHERS),
+        name="api-redoc",
+    ),
     path("svo/score", evaluation_api.SvoScoreApi.as_view(), name="svo-score"),
     path("studies", evaluation_api.StudyListApi.as_view(), name="study-list"),
     path("studies/<int:pk>", evaluation_api.StudyDetailApi.as_view(), name="study-detail"),

@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluation.models import Study
+from evaluation import access
 from stats import agreement, reports, validation
 from stats.views import include_flagged
 
@@ -30,7 +30,7 @@ class StudyReportApi(APIView):
         responses={200: dict},
     )
     def get(self, request: Request, pk: int) -> Response:
-        study = generics.get_object_or_404(Study, pk=pk)
+        study = access.study_for(request.user, pk)
         return Response(reports.cached_report(study, include_flagged=include_flagged(request)))
 
 

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.safestring import SafeString, mark_safe
 
+from evaluation import access
 from evaluation import selectors as evaluation_selectors
+from evaluation.access import researcher_required
 from evaluation.models import Study
 from stats import reports
 from stats import selectors as stats_selectors
@@ -53,9 +54,9 @@ def _trusted_svg(svg: str) -> SafeString:
     return mark_safe(svg)  # noqa: S308
 
 
-@login_required
+@researcher_required
 def study_page(request: HttpRequest, pk: int) -> HttpResponse:
-    study = get_object_or_404(Study, pk=pk)
+    study = access.study_for(request.user, pk)
     return render(
         request, "stats/study.html", report_context(study, include_flagged=include_flagged(request))
     )
@@ -76,18 +77,18 @@ def table_csv(frame: pd.DataFrame) -> str:
     return str(frame.to_csv(index=False))
 
 
-@login_required
+@researcher_required
 def report_table_csv(request: HttpRequest, pk: int, table: str) -> HttpResponse:
-    study = get_object_or_404(Study, pk=pk)
+    study = access.study_for(request.user, pk)
     tables = reports.report_tables(reports.cached_report(study, include_flagged=include_flagged(request)))
     if table not in tables:
         raise Http404(f"no table {table!r}; tables: {', '.join(tables)}")
     return _download(table_csv(tables[table]), "text/csv", f"study{study.pk}-{table}.csv")
 
 
-@login_required
+@researcher_required
 def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
-    study = get_object_or_404(Study, pk=pk)
+    study = access.study_for(request.user, pk)
     if table == JSONL_TABLE and fmt == "jsonl":
         response = StreamingHttpResponse(reports.trials_jsonl(study), content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="study{study.pk}-trials.jsonl"'
@@ -101,8 +102,8 @@ def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpRespons
     return _download(body, "application/json", f"study{study.pk}-{table}.json")
 
 
-@login_required
+@researcher_required
 def report_json(request: HttpRequest, pk: int) -> HttpResponse:
-    study = get_object_or_404(Study, pk=pk)
+    study = access.study_for(request.user, pk)
     report = reports.cached_report(study, include_flagged=include_flagged(request))
     return HttpResponse(json.dumps(report, indent=2, default=str), content_type="application/json")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -20,9 +21,17 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
 
 
+def make_researcher(username: str, **fields: Any) -> Any:
+    """A researcher (in the ``researchers`` group), as ``manage.py create_researcher`` makes one."""
+    user = get_user_model().objects.create_user(username=username, password="a-long-test-password", **fields)
+    user.groups.add(services.researchers_group())
+    return user
+
+
 @pytest.fixture
 def user(db):
-    return get_user_model().objects.create_user(username="researcher", password="a-long-test-password")
+    """The default signed-in user of the tests: a researcher who owns the ``study`` fixture."""
+    return make_researcher("researcher")
 
 
 @pytest.fixture
@@ -48,10 +57,10 @@ def reference_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def study(db) -> Study:
-    return services.study_get_or_create(name="test study")
+def study(db, user) -> Study:
+    return services.study_get_or_create(name="test study", owner=user)
 
 
 @pytest.fixture
-def reference_endpoint(db, reference_server: str) -> ModelEndpoint:
-    return services.endpoint_get_or_create(base_url=reference_server, max_concurrency=16)
+def reference_endpoint(db, user, reference_server: str) -> ModelEndpoint:
+    return services.endpoint_get_or_create(base_url=reference_server, max_concurrency=16, owner=user)

@@ -16,8 +16,11 @@ SECRET = "unit-test-webhook-secret"
 
 
 @pytest.fixture
-def study(db: None) -> Study:
-    return make_design_study()
+def study(db: None, user: Any) -> Study:
+    study = make_design_study()
+    study.owner = user
+    study.save(update_fields=["owner"])
+    return study
 
 
 @pytest.fixture

@@ -80,16 +80,18 @@ def test_bad_run_requests_get_400_and_no_call(
     assert not LLMCall.objects.exists()
 
 
-def test_missing_key_variable_is_400(api_client, study, reference_server, monkeypatch) -> None:
+def test_missing_key_variable_is_400(api_client, user, study, reference_server, monkeypatch) -> None:
     monkeypatch.delenv("HVAE_TEST_NO_SUCH_KEY", raising=False)
-    endpoint = services.endpoint_get_or_create(base_url=reference_server, api_key_env="HVAE_TEST_NO_SUCH_KEY")
+    endpoint = services.endpoint_get_or_create(
+        base_url=reference_server, api_key_env="HVAE_TEST_NO_SUCH_KEY", owner=user
+    )
     response = api_client.post("/api/v1/runs", run_payload(study, endpoint), format="json")
     assert response.status_code == 400
     assert "HVAE_TEST_NO_SUCH_KEY" in response.json()["endpoint"][0]
 
 
-def test_unreachable_endpoint_is_400(api_client, study) -> None:
-    endpoint = services.endpoint_get_or_create(base_url="http://127.0.0.1:9/v1")
+def test_unreachable_endpoint_is_400(api_client, user, study) -> None:
+    endpoint = services.endpoint_get_or_create(base_url="http://127.0.0.1:9/v1", owner=user)
     response = api_client.post("/api/v1/runs", run_payload(study, endpoint), format="json")
     assert response.status_code == 400
     assert "not reachable" in response.json()["endpoint"][0]

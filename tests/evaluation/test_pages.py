@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from evaluation import services
 from evaluation.models import Trial
 
 
 @pytest.fixture
-def browser(client, db):
-    user = get_user_model().objects.create_user("viewer", password="a-long-test-password")
+def browser(client, user):
     client.force_login(user)
     return client
 

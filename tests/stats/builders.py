@@ -52,6 +52,7 @@ def build_study(
     failed_per_run: int = 0,
     reasked_share: float = 0.0,
     existing: Study | None = None,
+    owner: Any = None,
 ) -> SimulatedStudy:
     """A study of scored trials: one run per (model, value, strategy) and repeat, each trial choosing the
     value-optimal option on each primary item, or with probability ``noise[model]`` a random one.
@@ -65,7 +66,7 @@ def build_study(
     rng = random.Random(seed)
     noise = noise or {"ref-faithful": 0.1, "ref-random": 1.0}
     study = existing or Study.objects.create(
-        name=name, description="simulated " + (UNSAFE_TEXT if unsafe_text else "")
+        name=name, description="simulated " + (UNSAFE_TEXT if unsafe_text else ""), owner=owner
     )
     fields = dict(run_fields or {})
     endpoint, _ = ModelEndpoint.objects.get_or_create(

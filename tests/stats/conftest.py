@@ -14,10 +14,10 @@ def _empty_cache():
 
 
 @pytest.fixture
-def validated_study(db) -> SimulatedStudy:
+def validated_study(db, user) -> SimulatedStudy:
     """96 scored trials (2 models x 4 values x 2 strategies x 6 trials), every configuration run twice, and
     one batch: 40 transcripts judged by 3 of 6 raters, 4 gold transcripts judged by all, 1 rater flagged."""
-    simulated = build_study("validated", trials_per_run=6, runs_per_cell=2, seed=3)
+    simulated = build_study("validated", trials_per_run=6, runs_per_cell=2, seed=3, owner=user)
     add_judgments(
         simulated,
         n_transcripts=40,
@@ -32,6 +32,6 @@ def validated_study(db) -> SimulatedStudy:
 
 
 @pytest.fixture
-def demo_like_study(db) -> SimulatedStudy:
+def demo_like_study(db, user) -> SimulatedStudy:
     """Evaluation data but no judgments, like the demo study before any batch."""
-    return build_study("demo-like", trials_per_run=4, seed=7)
+    return build_study("demo-like", trials_per_run=4, seed=7, owner=user)

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -173,20 +172,21 @@ def test_prompt_variant_comparisons_are_holm_adjusted_with_eta_squared(db):
 
 
 @pytest.fixture
-def client(db) -> Client:
-    user = get_user_model().objects.create_user("researcher", password="x", is_staff=True)
+def client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def test_the_page_shows_the_sensitivity_section_and_the_jsonl_download(client, db):
+def test_the_page_shows_the_sensitivity_section_and_the_jsonl_download(client, user):
     values: dict[str, Any] = {
         "models": ("ref-position-biased",),
         "strategies": ("plain",),
         "trials_per_run": 6,
     }
-    simulated = build_study("page", run_fields={"option_order": "fixed"}, position_bias=0.3, **values)
+    simulated = build_study(
+        "page", run_fields={"option_order": "fixed"}, position_bias=0.3, owner=user, **values
+    )
     build_study(
         "", existing=simulated.study, run_fields={"option_order": "random"}, position_bias=0.3, **values
     )

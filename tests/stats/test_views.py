@@ -102,8 +102,8 @@ def test_a_study_with_trials_but_no_judgments_shows_not_enough_data(client, demo
     assert _csv(client, demo_like_study.study.pk, "agreement")["value"].isna().all()
 
 
-def test_model_output_and_rater_text_are_escaped(client, db):
-    simulated = build_study("unsafe", trials_per_run=3, seed=2, unsafe_text=True)
+def test_model_output_and_rater_text_are_escaped(client, user):
+    simulated = build_study("unsafe", trials_per_run=3, seed=2, unsafe_text=True, owner=user)
     add_judgments(simulated, n_transcripts=8, n_raters=3, overlap=2, seed=4)
     page = _page(client, simulated.study.pk)
     assert UNSAFE_TEXT not in page

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandParser
 
-from evaluation import prompts
+from evaluation import prompts, services
 from evaluation.models import ModelEndpoint
 from evaluation.reference_llm.agents import PROFILES
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
@@ -54,10 +54,12 @@ class Command(DatabaseCommand):
         server = start_in_thread(ServerConfig(host="127.0.0.1", port=options["reference_port"]))
         try:
             models = [name for name in PROFILES if name != "ref-extractor"]
+            password = self.demo_password()
             for arm in [{"models": ",".join(models), "strategies": "plain,goal"}, *sensitivity_arms()]:
                 call_command(
                     "run_evaluation",
                     study=DEMO_STUDY,
+                    owner=DEMO_USER,
                     endpoint_url=server.base_url,
                     values="all",
                     trials=options["trials"],
@@ -66,11 +68,10 @@ class Command(DatabaseCommand):
                     **arm,
                 )
             ModelEndpoint.objects.filter(base_url=server.base_url.rstrip("/")).update(
-                is_reference=True, name="reference agents (loopback)"
+                is_reference=True, name="reference agents (loopback)", shared=True
             )
             if options["no_serve"]:
                 return
-            password = self.demo_password()
             self.stdout.write(
                 f"\nResults: http://127.0.0.1:{options['port']}/  (sign in as {DEMO_USER!r}, password {password!r})\n"
                 f"Admin:   http://127.0.0.1:{options['port']}/admin/   API docs: /api/v1/docs/\n"
@@ -90,4 +91,5 @@ class Command(DatabaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        user.groups.add(services.researchers_group())
         return password

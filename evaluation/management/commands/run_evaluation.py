@@ -7,12 +7,13 @@ import time
 from io import StringIO
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evaluation import jobs, prompts, runner, selectors, services, svo
+from evaluation import access, jobs, prompts, runner, selectors, services, svo
 from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ModelEndpoint, Trial
 from evaluation.summary import CellSummary, Interval
@@ -33,6 +34,12 @@ class Command(DatabaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--study", required=True, help="Study name or id; a new name creates the study.")
+        parser.add_argument(
+            "--owner",
+            default="",
+            help="Username of the researcher who owns a study (and endpoint) this command creates; without it "
+            "they have no owner and only superusers see them.",
+        )
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--endpoint-url", help="Base URL of an OpenAI-compatible API (…/v1).")
         where.add_argument("--endpoint", help="Name of a saved endpoint.")
@@ -103,6 +110,7 @@ class Command(DatabaseCommand):
             raise fail("--trials must be at least 1")
         if options["concurrency"] is not None and options["concurrency"] <= 0:
             raise fail("--concurrency must be at least 1")
+        options["owner_user"] = self.resolve_owner(options["owner"])
         endpoint = self.resolve_endpoint(options)
         try:
             listed = probe_endpoint(services.endpoint_config(endpoint))
@@ -119,7 +127,9 @@ class Command(DatabaseCommand):
                 f"the endpoint does not serve model(s) {', '.join(missing)}; it lists {', '.join(listed)}"
             )
         study = (
-            services.study_get_or_create(name=options["study"]) if not options["study"].isdigit() else None
+            services.study_get_or_create(name=options["study"], owner=options["owner_user"])
+            if not options["study"].isdigit()
+            else None
         )
         study = study or services.study_find(name_or_id=options["study"])
         if study is None:
@@ -191,8 +201,19 @@ class Command(DatabaseCommand):
         if not url.startswith(("http://", "https://")):
             raise fail(f"--endpoint-url must be an http(s) URL, got {url!r}")
         return services.endpoint_get_or_create(
-            base_url=url, api_key_env=options["api_key_env"], max_concurrency=options["concurrency"]
+            base_url=url,
+            api_key_env=options["api_key_env"],
+            max_concurrency=options["concurrency"],
+            owner=options.get("owner_user"),
         )
+
+    def resolve_owner(self, username: str) -> User | None:
+        if not username:
+            return None
+        user = User.objects.filter(username=username).first()
+        if user is None or not access.is_researcher(user):
+            raise fail(f"--owner {username!r} is not a researcher (see `manage.py create_researcher`)")
+        return user
 
     def wait_with_progress(self, run_ids: list[int], console: Console, *, poll: bool) -> None:
         total = Trial.objects.filter(run_id__in=run_ids).count()
