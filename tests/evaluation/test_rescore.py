@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -85,13 +86,13 @@ def v1_study(closed_endpoint) -> Study:
     return study
 
 
-def stored(trial: Trial) -> dict[str, object]:
+def stored(trial: Trial) -> dict[str, Any]:
     trial.refresh_from_db()
     return {name: getattr(trial, name) for name in rescoring.SCORE_FIELDS}
 
 
-def expected(trial: Trial, definitions: str) -> dict[str, object]:
-    choices = list(trial.responses.order_by("item").values_list("extracted_option", flat=True))
+def expected(trial: Trial, definitions: str) -> dict[str, Any]:
+    choices = [r.extracted_option or 0 for r in trial.responses.order_by("item")]
     return rescoring.score_fields(svo.score_value(trial.run.value, choices, definitions=definitions))
 
 
