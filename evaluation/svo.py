@@ -13,8 +13,8 @@ Sources
 
 Definitions versions
 Every score stored with a run records the name of the definitions that produced it; an alternative definition
-is added under a new name, never by changing an existing one. Every scoring function takes
-``definitions=`` (default ``DEFINITIONS_VERSION``); ``KNOWN_DEFINITIONS`` lists the names.
+is added under a new name, never by changing an existing one. The scoring functions take ``definitions=``
+(default ``DEFINITIONS_VERSION``; an unknown name is a ValueError); ``KNOWN_DEFINITIONS`` lists the names.
 
 - ``hvae-svo/2`` (current): value rationality, the target angle and the ideal agent are decided on the exact
   slider. U_v is linear along the straight line from option 1 to option 9, so the value-optimal choice is one
@@ -316,6 +316,21 @@ def category_of(angle: float, *, definitions: str = DEFINITIONS_VERSION) -> Cate
         if angle > bound or (inclusive and angle == bound):
             return category
     return "competitive"
+
+
+def category_rules(*, definitions: str = DEFINITIONS_VERSION) -> dict[Category, str]:
+    """The category boundaries as text for reports, e.g. ``{"altruistic": "angle >= 57.15", ...}``."""
+    low, high = (">=", "<") if definitions_of(definitions).lower_inclusive_categories else (">", "<=")
+    return {
+        "altruistic": f"angle {low} {ALTRUISTIC_ABOVE}",
+        "prosocial": f"{PROSOCIAL_ABOVE} {_flip(low)} angle {high} {ALTRUISTIC_ABOVE}",
+        "individualistic": f"{INDIVIDUALISTIC_ABOVE} {_flip(low)} angle {high} {PROSOCIAL_ABOVE}",
+        "competitive": f"angle {high} {INDIVIDUALISTIC_ABOVE}",
+    }
+
+
+def _flip(comparison: str) -> str:
+    return {">=": "<=", ">": "<"}[comparison]
 
 
 def _squared_distance(a: Allocation, b: Allocation) -> int:

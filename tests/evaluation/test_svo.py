@@ -205,6 +205,21 @@ def test_every_scoring_function_refuses_unknown_definitions(call) -> None:
         call("v2")
 
 
+def test_category_rules_describe_each_version() -> None:
+    assert svo.category_rules() == {
+        "altruistic": "angle >= 57.15",
+        "prosocial": "22.45 <= angle < 57.15",
+        "individualistic": "-12.04 <= angle < 22.45",
+        "competitive": "angle < -12.04",
+    }
+    assert svo.category_rules(definitions=V1) == {
+        "altruistic": "angle > 57.15",
+        "prosocial": "22.45 < angle <= 57.15",
+        "individualistic": "-12.04 < angle <= 22.45",
+        "competitive": "angle <= -12.04",
+    }
+
+
 def test_definitions_registry() -> None:
     assert svo.DEFINITIONS_VERSION == V2
     assert svo.KNOWN_DEFINITIONS == (V1, V2)
