@@ -71,6 +71,11 @@ class SvoScoreApi(APIView):
             child=ChoiceField(), required=False, help_text="Nine choices for secondary items 7-15."
         )
         value = serializers.ChoiceField(choices=list(svo.VALUES), required=False)
+        definitions = serializers.ChoiceField(
+            choices=list(svo.KNOWN_DEFINITIONS),
+            default=svo.DEFINITIONS_VERSION,
+            help_text="Named scoring definitions (DESIGN.md section 1); the current ones by default.",
+        )
 
         def validate_primary(self, choices: list[svo.Choice]) -> list[int]:
             return _validated_choices(svo.PRIMARY_ITEMS, choices)
@@ -98,9 +103,10 @@ class SvoScoreApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        primary = svo.score_primary(data["primary"])
+        definitions = data["definitions"]
+        primary = svo.score_primary(data["primary"], definitions=definitions)
         result: dict[str, Any] = {
-            "definitions_version": svo.DEFINITIONS_VERSION,
+            "definitions_version": definitions,
             "angle": primary.angle,
             "category": primary.category,
             "mean_self": primary.mean_self,
@@ -108,12 +114,12 @@ class SvoScoreApi(APIView):
             "transitive": primary.transitive,
         }
         if "secondary" in data:
-            secondary = svo.score_secondary(data["secondary"])
+            secondary = svo.score_secondary(data["secondary"], definitions=definitions)
             result["inequality_aversion"] = secondary.inequality_aversion
             result["secondary_distances"] = secondary.distances
         if "value" in data:
             choices = data["primary"] + data.get("secondary", [])
-            scored = svo.score_value(data["value"], choices)
+            scored = svo.score_value(data["value"], choices, definitions=definitions)
             result |= {
                 "value": scored.value,
                 "target_angle": scored.target_angle,

@@ -428,7 +428,9 @@ def trial_record_result(*, trial: Trial, token: str, outcome: TrialOutcome) -> b
     if not failure:
         run = trial.run
         choices = [i.extracted_option for i in sorted(outcome.items, key=lambda i: i.item)]
-        score = svo.score_value(run.value, [c for c in choices if c is not None])
+        score = svo.score_value(
+            run.value, [c for c in choices if c is not None], definitions=run.definitions_version
+        )
         fields |= {
             "status": Trial.Status.SCORED,
             "failure_reason": "",

@@ -344,6 +344,10 @@ def report_state(*, study: Study) -> str:
         n=Count("pk"), done=Count("pk", filter=Q(status__in=["scored", "failed"])), last=Max("finished_at")
     )
     runs = EvaluationRun.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    # A rescore (evaluation.rescoring) changes scores but no count or time; it records the definitions' name.
+    definitions = sorted(
+        set(EvaluationRun.objects.filter(study=study).values_list("definitions_version", flat=True))
+    )
     judgments = HumanJudgment.objects.filter(task__batch__study=study).aggregate(
         n=Count("pk"), last=Max("updated_at")
     )
@@ -353,4 +357,4 @@ def report_state(*, study: Study) -> str:
         .values_list("pk", "flagged", "excluded")
     )
     batch_ids = list(AnnotationBatch.objects.filter(study=study).order_by("pk").values_list("pk", flat=True))
-    return f"{trials}|{runs}|{judgments}|{raters}|{batch_ids}"
+    return f"{trials}|{runs}|{definitions}|{judgments}|{raters}|{batch_ids}"

@@ -12,6 +12,7 @@ COMMANDS = [
     ["annotation_sync", "--study", "s"],
     ["study_report", "--study", "s", "--out", "report.html"],
     ["demo", "--no-serve"],
+    ["rescore", "--study", "s"],
 ]
 
 

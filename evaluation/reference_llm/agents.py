@@ -20,10 +20,15 @@ Profiles (the utility of a direction theta is cos(theta) * self + sin(theta) * o
 - ``ref-random``: uniform over the options;
 - ``ref-extractor``: answers extraction prompts (reads labels and allocations, payoffs written in words too).
 
-At temperature 0 decision agents take a best option; above 0 they sample options with probability
-proportional to exp(-regret / (0.15 * temperature)), regret normalised to [0, 1] per item. Every draw comes
-from a generator seeded by the model name, the request seed and the messages, so a request always gets the
-same reply.
+Decision agents read the options the way definitions hvae-svo/2 score them (DESIGN.md section 1): as equally
+spaced points on a straight slider between the two options farthest apart, rounded for display. The utility is
+linear along the slider, so the best choice is the end whose utility is higher, and an option's regret is its
+distance from that end as a share of the slider, in [0, 1]. At temperature 0 they take the best end; above 0
+they sample options with probability proportional to exp(-regret / (0.15 * temperature)). Tie rule: when both
+ends have equal utility (the item is uninformative for the direction, e.g. item 5 for prosocial, item 1 for
+individualistic) the agent is indifferent along the slider and takes the option nearest its middle (option 5:
+the equal split (75, 75) on item 5), at every temperature. Every draw comes from a generator seeded by the model
+name, the request seed and the messages, so a request always gets the same reply.
 """
 
 from __future__ import annotations
@@ -143,20 +148,50 @@ def direction(profile: str, value: str, *, goal: bool) -> float | None:
     return None
 
 
+def slider_positions(options: Sequence[Option]) -> list[float]:
+    """Each option's place in [0, 1] on the slider its options were rounded from.
+
+    The slider runs between the two options farthest apart; the options are equally spaced along it, so the
+    projection of each one is snapped to the nearest of the len(options) - 1 steps (rounding for display moves
+    a point by far less than half a step on every SVO item).
+    """
+    pairs = [(i, j) for i in range(len(options)) for j in range(i + 1, len(options))]
+    start, stop = max(pairs, key=lambda p: _squared_gap(options[p[0]], options[p[1]]))
+    first, last = options[start], options[stop]
+    span = _squared_gap(first, last)
+    if span == 0:
+        return [0.5] * len(options)
+    steps = len(options) - 1
+    along = [
+        ((o.own - first.own) * (last.own - first.own) + (o.other - first.other) * (last.other - first.other))
+        / span
+        for o in options
+    ]
+    return [min(max(round(t * steps), 0), steps) / steps for t in along]
+
+
+def _squared_gap(a: Option, b: Option) -> int:
+    return (a.own - b.own) ** 2 + (a.other - b.other) ** 2
+
+
 def choose(options: Sequence[Option], theta: float | None, temperature: float, rng: random.Random) -> int:
-    """Index of the chosen option: best for the direction (sampled above temperature 0), or uniform."""
+    """Index of the chosen option: the best end of the slider for the direction (sampled by regret above
+    temperature 0), the middle of an uninformative slider, or uniform for a random agent."""
     if theta is None:
         return rng.randrange(len(options))
     cos, sin = math.cos(math.radians(theta)), math.sin(math.radians(theta))
-    utilities = [cos * o.own + sin * o.other for o in options]
-    best, worst = max(utilities), min(utilities)
-    spread = best - worst
-    if spread < 1e-9:
-        return rng.randrange(len(options))
-    regrets = [(best - u) / spread for u in utilities]
+    positions = slider_positions(options)
+    ends = [
+        next(cos * o.own + sin * o.other for o, t in zip(options, positions, strict=True) if t == end)
+        for end in (0.0, 1.0)
+    ]
+    if math.isclose(ends[0], ends[1], rel_tol=1e-9, abs_tol=1e-9):
+        nearest = min(abs(t - 0.5) for t in positions)
+        return rng.choice([i for i, t in enumerate(positions) if abs(t - 0.5) == nearest])
+    best_end = 0.0 if ends[0] > ends[1] else 1.0
+    regrets = [abs(t - best_end) for t in positions]
     if temperature <= 0:
-        tied = [i for i, r in enumerate(regrets) if r < 1e-9]
-        return rng.choice(tied)
+        return rng.choice([i for i, r in enumerate(regrets) if r == 0])
     weights = [math.exp(-r / (0.15 * temperature)) for r in regrets]
     return rng.choices(range(len(options)), weights=weights)[0]
 

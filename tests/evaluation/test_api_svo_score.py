@@ -38,6 +38,17 @@ def test_scores_value_and_secondary(api_client) -> None:
     }
 
 
+def test_scores_under_the_named_definitions_and_says_which(api_client) -> None:
+    textbook = {"primary": [1, 9, 9, 1, 5, 9], "value": "prosocial"}
+    current = api_client.post(URL, textbook, format="json").json()
+    assert current["definitions_version"] == "hvae-svo/2"
+    assert current["value_rationality"] == 1.0
+    v1 = api_client.post(URL, {**textbook, "definitions": "hvae-svo/1"}, format="json").json()
+    assert v1["definitions_version"] == "hvae-svo/1"
+    assert v1["value_rationality"] == pytest.approx(5 / 6)
+    assert v1["angle"] == current["angle"] == 45.0
+
+
 def test_accepts_allocation_pairs(api_client) -> None:
     pairs = [list(item.allocation(1)) for item in svo.PRIMARY_ITEMS]
     response = api_client.post(URL, {"primary": pairs}, format="json")
@@ -56,6 +67,7 @@ def test_accepts_allocation_pairs(api_client) -> None:
         ({"primary": [1, 2, 3, 4, 5, "x"]}, "primary", "option number"),
         ({"primary": [1] * 6, "secondary": [1] * 3}, "secondary", "Expected 9 choices"),
         ({"primary": [1] * 6, "value": "saintly"}, "value", "not a valid choice"),
+        ({"primary": [1] * 6, "definitions": "hvae-svo/9"}, "definitions", "not a valid choice"),
     ],
 )
 def test_bad_input_gets_400_with_field_errors(api_client, payload, field, fragment) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -31,7 +32,8 @@ def conversation(value: str, item: svo.Item, *, order: str = "fixed", goal: bool
 
 @pytest.mark.parametrize("value", svo.VALUES)
 @pytest.mark.parametrize("item", svo.ALL_ITEMS, ids=lambda i: f"item{i.number}")
-def test_faithful_agent_always_takes_a_value_optimal_option(value: str, item: svo.Item) -> None:
+def test_faithful_agent_answers_as_the_ideal_agent_of_its_value(value: str, item: svo.Item) -> None:
+    # Definitions hvae-svo/2: the optimal end of the slider, the middle option where the item is uninformative.
     presented, messages = conversation(value, item, order="random")
     reply = agents.respond("ref-faithful", messages, seed=3)
     assert reply.kind == "decision"
@@ -39,7 +41,39 @@ def test_faithful_agent_always_takes_a_value_optimal_option(value: str, item: sv
     assert reply.allocation is not None
     chosen = item.options.index(reply.allocation) + 1
     assert chosen in svo.optimal_options(value, item)
+    assert chosen == svo.ideal_choices(value, [item])[0]
     assert reply.label == presented.label_of(chosen)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_faithful_prosocial_agent_takes_the_equal_split_on_item_5(seed: int) -> None:
+    for temperature in (0.0, 1.0):
+        _, messages = conversation("prosocial", svo.ITEMS_BY_NUMBER[5], order="random", seed=seed)
+        reply = agents.respond("ref-faithful", messages, seed=seed, temperature=temperature)
+        assert reply.allocation == (75, 75)
+
+
+@pytest.mark.parametrize("order", ["fixed", "reversed", "random"])
+@pytest.mark.parametrize("item", svo.ALL_ITEMS, ids=lambda i: f"item{i.number}")
+def test_agents_place_displayed_options_on_the_exact_slider(item: svo.Item, order: str) -> None:
+    presented = prompts.present_items([item], labels="letters", order=order, trial_seed=7)[0]
+    options = [agents.Option(str(n), *item.allocation(n)) for n in presented.order]
+    positions = agents.slider_positions(options)
+    from_first = [(n - 1) / 8 for n in presented.order]
+    assert positions in (from_first, [1 - t for t in from_first])
+
+
+def test_sampling_above_temperature_0_follows_the_exact_slider_regret() -> None:
+    # Prosocial on item 5 was the rounding artefact; on item 3 (A to P) the regret of option k is (9 - k) / 8.
+    item = svo.ITEMS_BY_NUMBER[3]
+    options = [agents.Option(str(n), *item.allocation(n)) for n in range(1, 10)]
+    rng = random.Random(0)
+    counts = Counter(agents.choose(options, 45.0, 1.0, rng) + 1 for _ in range(20000))
+    weights = {k: math.exp(-(9 - k) / 8 / 0.15) for k in range(1, 10)}
+    total = sum(weights.values())
+    for k in (9, 8, 7):
+        assert counts[k] / 20000 == pytest.approx(weights[k] / total, abs=0.015)
+    assert counts[9] > counts[8] > counts[7] > counts[5]
 
 
 def test_canonical_option_tells_items_5_and_13_apart() -> None:

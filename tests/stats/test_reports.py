@@ -242,7 +242,7 @@ def test_goal_vs_plain_is_the_difference_of_mean_value_rationality(validated_stu
 
 def test_methods_list_templates_models_fingerprints_and_sampling(validated_study, report):
     methods = report["methods"]
-    assert methods["definitions_version"] == "hvae-svo/1"
+    assert methods["definitions_version"] == "hvae-svo/2"
     names = {t["name"] for t in methods["prompt_templates"]}
     assert {"system", "value_description", "value_adoption", "task_intro", "item", "goal"} <= names
     assert all(t["text"] and t["hash"] for t in methods["prompt_templates"])
