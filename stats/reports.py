@@ -146,8 +146,12 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
         key = summary.CellKey(cell.model, cell.value, cell.strategy, cell.design)
         row = cell.to_dict()
         row["reference_agent"] = key in reference
-        if row["target_angle"] is None and cell.value in svo.VALUES:
-            row["target_angle"] = svo.target_angle(cell.value)
+        if (
+            row["target_angle"] is None
+            and cell.value in svo.VALUES
+            and cell.design.definitions in svo.KNOWN_DEFINITIONS
+        ):
+            row["target_angle"] = svo.target_angle(cell.value, definitions=cell.design.definitions)
         cells.append(row)
     scored = _scored(trials)
     scored_keys = [k for k, status in zip(keys, trials["status"], strict=True) if status == SCORED]
@@ -512,13 +516,18 @@ def methods_section(study: Study) -> dict[str, Any]:
         "report_version": REPORT_VERSION,
         "items": "primary items 1-6 give the angle and category; secondary items 7-15, when administered, "
         "the inequality-aversion index (Murphy, Ackermann & Handgraaf 2011)",
-        "category_bounds": {
-            "altruistic": f"angle > {svo.ALTRUISTIC_ABOVE}",
-            "prosocial": f"{svo.PROSOCIAL_ABOVE} < angle <= {svo.ALTRUISTIC_ABOVE}",
-            "individualistic": f"{svo.INDIVIDUALISTIC_ABOVE} < angle <= {svo.PROSOCIAL_ABOVE}",
-            "competitive": f"angle <= {svo.INDIVIDUALISTIC_ABOVE}",
-        },
+        "category_bounds": svo.category_rules(definitions=svo.DEFINITIONS_VERSION),
         "target_angles": {value: svo.target_angle(value) for value in svo.VALUES},
+        "by_definitions": {
+            version: {
+                "category_bounds": svo.category_rules(definitions=version),
+                "target_angles": {
+                    value: svo.target_angle(value, definitions=version) for value in svo.VALUES
+                },
+            }
+            for version in sorted({run["definitions_version"] for run in record["runs"]})
+            if version in svo.KNOWN_DEFINITIONS
+        },
         "value_definitions": dict(prompts.VALUE_DEFINITIONS),
         **record,
     }

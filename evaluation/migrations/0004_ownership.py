@@ -18,7 +18,7 @@ def delete_researchers_group(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evaluation', '0002_protocol'),
+        ('evaluation', '0003_definitions_v2'),
         ('auth', '0012_alter_user_first_name_max_length'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
