@@ -8,6 +8,7 @@ from drf_spectacular import openapi
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -35,6 +36,8 @@ class PostScopedRateThrottle(ScopedRateThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return True
+        # The rates as configured now (DRF binds them once, at import, on the class).
+        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]  # stubs: wrong type
         return bool(super().allow_request(request, view))
 
 

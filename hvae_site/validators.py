@@ -106,12 +106,19 @@ def check_env_name(value: Any) -> str:
 # --- Serializer fields ------------------------------------------------------------------------------------
 
 
+def _check_positive(value: Any) -> float:
+    number = check_finite(value)
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number
+
+
 def _drf(check: Callable[[Any], Any]) -> Callable[[Any], None]:
     def validate(value: Any) -> None:
         try:
             check(value)
         except ValueError as exc:
-            raise serializers.ValidationError(f"Must satisfy: {exc}.") from exc
+            raise serializers.ValidationError(f"Value {exc}.") from exc
 
     return validate
 
@@ -136,9 +143,9 @@ def CountField(*, maximum: int, minimum: int = 1, **kwargs: Any) -> serializers.
 
 def SecondsField(*, maximum: float, **kwargs: Any) -> serializers.FloatField:  # noqa: N802
     """A duration in seconds: positive and finite, at most ``maximum``."""
-    field = serializers.FloatField(max_value=maximum, **kwargs)
-    field.validators.append(_drf(lambda v: check_finite(v, minimum=math.ulp(0.0))))
-    return field
+    # Validators go in the constructor's arguments: a serializer deep-copies its fields from those.
+    kwargs["validators"] = [*kwargs.get("validators", []), _drf(_check_positive)]
+    return serializers.FloatField(max_value=maximum, **kwargs)
 
 
 def TextField(*, max_length: int, **kwargs: Any) -> serializers.CharField:  # noqa: N802
@@ -149,18 +156,16 @@ def TextField(*, max_length: int, **kwargs: Any) -> serializers.CharField:  # no
 def HttpUrlField(**kwargs: Any) -> serializers.CharField:  # noqa: N802
     """An absolute http(s) URL within ``ModelEndpoint.base_url``'s length."""
     kwargs.setdefault("max_length", URL_LENGTH)
-    field = serializers.CharField(**kwargs)
-    field.validators.append(_drf(check_http_url))
-    return field
+    kwargs["validators"] = [*kwargs.get("validators", []), _drf(check_http_url)]
+    return serializers.CharField(**kwargs)
 
 
 def EnvNameField(**kwargs: Any) -> serializers.CharField:  # noqa: N802
     """The name of an environment variable, blank allowed."""
     kwargs.setdefault("max_length", ENV_NAME_LENGTH)
     kwargs.setdefault("allow_blank", True)
-    field = serializers.CharField(**kwargs)
-    field.validators.append(_drf(check_env_name))
-    return field
+    kwargs["validators"] = [*kwargs.get("validators", []), _drf(check_env_name)]
+    return serializers.CharField(**kwargs)
 
 
 # --- Command-line argument types (argparse ``type=``: a bad value exits 2 with the message) ----------------
