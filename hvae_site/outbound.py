@@ -10,7 +10,8 @@ any internal port, and read the answer or time it. So:
 * the check runs on the resolved address at connection time, inside the HTTP transport, and the connection
   goes to exactly the address that was checked, so a name that resolves differently the second time (DNS
   rebinding) gains nothing;
-* a refused host and an unreachable one read the same (``UNREACHABLE``), so refusals make no port scanner.
+* a refused host and an unreachable one read the same (``UNREACHABLE``: the transport words every failed
+  connection so), so refusals make no port scanner.
 
 ``api_key_env`` names the environment variable holding an LLM key. Only names allowed by ``HVAE_LLM_KEY_ENVS``
 may be read, and the service's own secrets never, whatever that setting says; a refused name and an unset one
@@ -255,8 +256,10 @@ class _GuardedAsyncBackend(httpcore2.AsyncNetworkBackend):
                 return await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last = exc
+            except httpcore2.ConnectTimeout:
+                last = httpcore2.ConnectTimeout(UNREACHABLE)
+            except httpcore2.ConnectError:
+                last = httpcore2.ConnectError(UNREACHABLE)
         raise last
 
     async def connect_unix_socket(
@@ -294,8 +297,10 @@ class _GuardedSyncBackend(httpcore.NetworkBackend):
                 return self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
+            except httpcore.ConnectTimeout:
+                last = httpcore.ConnectTimeout(UNREACHABLE)
+            except httpcore.ConnectError:
+                last = httpcore.ConnectError(UNREACHABLE)
         raise last
 
     def connect_unix_socket(
@@ -333,8 +338,10 @@ class _GuardedSync2Backend(httpcore2.NetworkBackend):
                 return self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last = exc
+            except httpcore2.ConnectTimeout:
+                last = httpcore2.ConnectTimeout(UNREACHABLE)
+            except httpcore2.ConnectError:
+                last = httpcore2.ConnectError(UNREACHABLE)
         raise last
 
     def connect_unix_socket(

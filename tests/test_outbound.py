@@ -330,3 +330,14 @@ def test_a_redirect_to_a_refused_destination_is_not_followed(
     finally:
         redirect.close()
     assert counting_server.connections == 0
+
+
+def test_label_studio_refused_and_unreachable_read_the_same(settings: Any) -> None:
+    settings.HVAE_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.2"]
+    messages = []
+    for url in ("http://10.255.255.1:8080", f"http://127.0.0.2:{closed_port()}"):
+        with LabelStudioClient(url, "key", timeout=2) as ls, pytest.raises(LabelStudioError) as error:
+            ls.ensure_project(title="t", label_config="<View/>", external_key="k")
+        messages.append(str(error.value).replace(url, "URL"))
+    assert messages[0] == messages[1]
+    assert outbound.UNREACHABLE in messages[0]
