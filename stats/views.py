@@ -25,7 +25,6 @@ RAW_TABLES: dict[str, Callable[..., pd.DataFrame]] = {
 }
 RAW_FORMATS = ("csv", "json")
 JSON_COLUMNS = ("audit", "presented_order")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def include_flagged(request: HttpRequest) -> bool:
@@ -63,6 +62,9 @@ def _download(body: str, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe_cell(value: Any) -> Any:
