@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -106,12 +107,15 @@ def endpoint_note_models(*, endpoint: ModelEndpoint, listed: Sequence[str]) -> N
 
 
 def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:
+    # Rows saved before inputs were bounded (or edited by hand) may hold 0 or a non-positive timeout: a run
+    # with no request slot would stay "running" forever, so such values fall back to the smallest usable one.
+    timeout = endpoint.timeout_seconds
     return EndpointConfig(
         base_url=endpoint.base_url,
         api_key_env=endpoint.api_key_env,
-        max_concurrency=endpoint.max_concurrency,
-        requests_per_minute=endpoint.requests_per_minute,
-        timeout_seconds=endpoint.timeout_seconds,
+        max_concurrency=max(1, endpoint.max_concurrency),
+        requests_per_minute=endpoint.requests_per_minute or None,
+        timeout_seconds=timeout if math.isfinite(timeout) and timeout > 0 else 60.0,
         max_attempts=endpoint.max_attempts,
         max_retry_seconds=endpoint.max_retry_seconds,
     )

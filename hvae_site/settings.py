@@ -126,6 +126,9 @@ SECURE_HSTS_SECONDS: int = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD: bool = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SECURE_SSL_REDIRECT: bool = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# Paths (regular expressions, without the leading slash) answered over plain HTTP too, e.g. "^health$" for a
+# load balancer's probe.
+SECURE_REDIRECT_EXEMPT: list[str] = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
 SESSION_COOKIE_SECURE: bool = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE: bool = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
 # Trust X-Forwarded-Proto only when a proxy that sets it (and strips it from clients) is in front.

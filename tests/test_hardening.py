@@ -487,3 +487,22 @@ def test_default_settings_warn_in_check_deploy() -> None:
 def test_schema_and_docs_need_authentication(anonymous_client: Any, api_client: Any, path: str) -> None:
     assert anonymous_client.get(path).status_code in {401, 403}
     assert api_client.get(path).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_old_endpoint_with_no_request_slot_still_completes_its_run(reference_server: str) -> None:
+    from evaluation import runner
+
+    endpoint = ModelEndpoint.objects.create(
+        name="old", base_url=reference_server, max_concurrency=0, timeout_seconds=-5
+    )
+    study = services.study_get_or_create(name="old endpoint")
+    run, _ = services.evaluation_run_create(
+        study=study,
+        endpoint=endpoint,
+        design=services.RunDesign(model="ref-faithful", value="prosocial", n_trials=2),
+    )
+    runner.execute_runs([run.pk])
+    run.refresh_from_db()
+    assert run.status == EvaluationRun.Status.COMPLETED
+    assert Trial.objects.filter(run=run, status=Trial.Status.SCORED).count() == 2
