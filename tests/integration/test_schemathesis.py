@@ -22,6 +22,8 @@ from schemathesis.core.result import Ok
 
 from evaluation import services
 
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
 EXAMPLES = int(os.environ.get("HVAE_FUZZ_EXAMPLES", "60"))
 BUDGET_SECONDS = 240.0
 
