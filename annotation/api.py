@@ -12,6 +12,7 @@ from annotation import selectors, services
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
 from evaluation import access
 from evaluation.models import Study
+from hvae_site import validators
 
 
 class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -56,11 +57,11 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
-        size = serializers.IntegerField(min_value=1)
-        overlap = serializers.IntegerField(min_value=1, default=1)
-        seed = serializers.IntegerField(default=0)
-        gold = serializers.IntegerField(min_value=0, default=0)
-        tasks_per_rater = serializers.IntegerField(min_value=1, default=20)
+        size = validators.CountField(maximum=100_000)
+        overlap = validators.CountField(maximum=100, default=1)
+        seed = validators.SeedField()
+        gold = validators.CountField(minimum=0, maximum=10_000, default=0)
+        tasks_per_rater = validators.CountField(maximum=100_000, default=20)
         show_choices = serializers.BooleanField(default=True)
         extraction_audit = serializers.BooleanField(default=False)
         show_prediction = serializers.BooleanField(default=False)

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from hvae_site import outbound
+
 WEBHOOK_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED")
 _PAGE_SIZE = 100
 _IMPORT_CHUNK = 500
@@ -115,7 +117,10 @@ class LabelStudioClient:
     def __init__(self, url: str, api_key: str, *, timeout: float = 30) -> None:
         self.url = url.rstrip("/")
         self._timeout = timeout
-        self._http = httpx.Client(base_url=self.url, headers=_auth(api_key), timeout=timeout)
+        # Every connection goes through the outbound check: allowed hosts only, decided on the resolved address.
+        self._http = httpx.Client(
+            base_url=self.url, headers=_auth(api_key), timeout=timeout, transport=outbound.GuardedTransport()
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -327,7 +332,9 @@ class LabelStudioClient:
 
     def _browser_form(self, path: str, form: dict[str, str], *, token: str | None = None) -> httpx.Client:
         """Posts one of Label Studio's HTML forms as a browser would; returns the signed-in session."""
-        session = httpx.Client(base_url=self.url, timeout=self._timeout)
+        session = httpx.Client(
+            base_url=self.url, timeout=self._timeout, transport=outbound.GuardedTransport()
+        )
         params = {"token": token} if token else {}
         try:
             self._send(session, "GET", path, params=params)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
 from evaluation import access, jobs, prompts, selectors, services, svo
 from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ItemResponse, ModelEndpoint, Study, Trial
-from hvae_site.api import DomainError
+from hvae_site import validators
+from hvae_site.api import DomainError, PostScopedRateThrottle
 
 
 @extend_schema_field(
@@ -198,6 +201,23 @@ class EndpointListApi(generics.ListAPIView):  # type: ignore[type-arg]
         return access.endpoints_usable_by(self.request.user)
 
     class InputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+        name = validators.TextField(
+            max_length=validators.NAME_LENGTH,
+            validators=[UniqueValidator(queryset=ModelEndpoint.objects.all())],
+        )
+        base_url = validators.HttpUrlField()
+        api_key_env = validators.EnvNameField(
+            required=False,
+            default="",
+            help_text="Environment variable holding the key: OPENAI_API_KEY, HVAE_LLM_KEY_..., or as allowed "
+            "by HVAE_LLM_KEY_ENVS (blank: none).",
+        )
+        max_concurrency = validators.CountField(maximum=256, default=8)
+        requests_per_minute = validators.CountField(
+            maximum=1_000_000, required=False, allow_null=True, default=None
+        )
+        timeout_seconds = validators.SecondsField(maximum=3600.0, default=60.0)
+
         class Meta:
             model = ModelEndpoint
             fields = ENDPOINT_SETTINGS
@@ -259,6 +279,8 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
 
     serializer_class = RunOutput
     filterset_fields = ["study", "endpoint", "model", "value", "strategy", "status"]
+    throttle_classes = [PostScopedRateThrottle]
+    throttle_scope = "run-create"
 
     def get_queryset(self) -> QuerySet[EvaluationRun]:
         return access.runs_visible_to(self.request.user)
@@ -269,7 +291,10 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
         model = serializers.CharField(max_length=200)
         value = serializers.ChoiceField(choices=list(svo.VALUES))
         strategy = serializers.ChoiceField(choices=EvaluationRun.Strategy.values, default="plain")
-        n_trials = serializers.IntegerField(min_value=1, max_value=100_000)
+        n_trials = validators.CountField(
+            maximum=validators.INT32_MAX,
+            help_text="At most HVAE_MAX_TRIALS_PER_RUN; without a job broker at most HVAE_MAX_INPROCESS_TRIALS.",
+        )
         prompt_variant = serializers.ChoiceField(choices=list(prompts.VARIANTS), default="dialogue")
         item_set = serializers.ChoiceField(choices=EvaluationRun.ItemSet.values, default="primary")
         option_labels = serializers.ChoiceField(choices=EvaluationRun.OptionLabels.values, default="letters")
@@ -279,7 +304,7 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
             min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None
         )
         max_tokens = serializers.IntegerField(min_value=1, max_value=100_000, default=400)
-        seed = serializers.IntegerField(default=0)
+        seed = validators.SeedField()
         extractor_model = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         extractor_endpoint = serializers.PrimaryKeyRelatedField(
             queryset=ModelEndpoint.objects.all(),
@@ -288,6 +313,19 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
             default=None,
             help_text="Endpoint serving extractor_model, if not the evaluated endpoint.",
         )
+
+        def validate_n_trials(self, n_trials: int) -> int:
+            per_run = int(settings.HVAE_MAX_TRIALS_PER_RUN)
+            if n_trials > per_run:
+                raise serializers.ValidationError(f"At most {per_run} trials per run.")
+            in_process = int(settings.HVAE_MAX_INPROCESS_TRIALS)
+            if not jobs.broker_configured() and n_trials > in_process:
+                raise serializers.ValidationError(
+                    f"With no job broker the web server runs at most {in_process} trials per run itself. Run "
+                    "larger ones with `python manage.py run_evaluation`, or configure CELERY_BROKER_URL and "
+                    "start Celery workers."
+                )
+            return n_trials
 
     @extend_schema(request=InputSerializer, responses={201: RunOutput})
     def post(self, request: Request) -> Response:

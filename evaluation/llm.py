@@ -8,14 +8,14 @@ per-message parameter transform that was the largest CPU cost of a run at high c
 Retries cover 429, 5xx, connection errors, timeouts and malformed bodies, with exponential backoff and full
 jitter, honouring ``Retry-After``, bounded both in attempts and in total time. Concurrency is capped per endpoint
 and an optional requests-per-minute limit spaces request starts. Keys are read from the environment variable an
-endpoint names and never appear in a record.
+endpoint names (only variables allowed by ``HVAE_LLM_KEY_ENVS``) and never appear in a record. Every connection
+goes through ``hvae_site.outbound``'s transport, which connects only to allowed addresses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx2
 import openai
+
+from hvae_site import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +50,19 @@ class EndpointConfig:
     backoff_cap_seconds: float = 20.0
 
     def api_key(self) -> str:
+        """The key from the endpoint's variable; a refused name and an unset one give the same error."""
         if not self.api_key_env:
             return NO_KEY_PLACEHOLDER
-        key = os.environ.get(self.api_key_env, "")
-        if not key:
-            raise EndpointConfigError(
-                f"the environment variable {self.api_key_env} (API key for {self.base_url}) is not set"
-            )
-        return key
+        try:
+            return outbound.key_from_env(self.api_key_env)
+        except outbound.KeyEnvRefused as exc:
+            raise EndpointConfigError(f"api_key_env: {outbound.KEY_ENV_REFUSED}") from exc
+
+    def checked_base_url(self) -> str:
+        try:
+            return outbound.check_url(self.base_url)
+        except outbound.OutboundRefused as exc:
+            raise EndpointConfigError(f"the endpoint {self.base_url} is {outbound.UNREACHABLE}") from exc
 
 
 @dataclass
@@ -139,16 +146,18 @@ class LLMClient:
 
     def __init__(self, config: EndpointConfig, *, rng: random.Random | None = None) -> None:
         self.config = config
+        limits = httpx2.Limits(
+            max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
+        )
         self._client = openai.AsyncOpenAI(
-            base_url=config.base_url,
+            base_url=config.checked_base_url(),
             api_key=config.api_key(),
             max_retries=0,
             timeout=config.timeout_seconds,
             http_client=openai.DefaultAsyncHttpxClient(
                 timeout=config.timeout_seconds,
-                limits=httpx2.Limits(
-                    max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
-                ),
+                transport=outbound.GuardedAsyncTransport(limits=limits),
+                trust_env=False,
             ),
         )
         self._semaphore = asyncio.Semaphore(config.max_concurrency)
@@ -249,7 +258,15 @@ def probe_endpoint(config: EndpointConfig, *, timeout: float = 10.0) -> list[str
     Raises EndpointConfigError with a readable message when the key variable is missing or the endpoint is
     unreachable or refuses the key. An endpoint without a model list (404) gives an empty list.
     """
-    client = openai.OpenAI(base_url=config.base_url, api_key=config.api_key(), max_retries=1, timeout=timeout)
+    client = openai.OpenAI(
+        base_url=config.checked_base_url(),
+        api_key=config.api_key(),
+        max_retries=1,
+        timeout=timeout,
+        http_client=openai.DefaultHttpxClient(
+            timeout=timeout, transport=outbound.GuardedSync2Transport(), trust_env=False
+        ),
+    )
     try:
         return [model.id for model in client.models.list().data]
     except openai.NotFoundError:
@@ -259,7 +276,8 @@ def probe_endpoint(config: EndpointConfig, *, timeout: float = 10.0) -> list[str
             f"the endpoint {config.base_url} refused the API key: {exc.message}"
         ) from exc
     except openai.APIConnectionError as exc:
-        raise EndpointConfigError(f"the endpoint {config.base_url} is not reachable: {exc}") from exc
+        # One message for a refused destination and an unreachable one: refusals must not map the network.
+        raise EndpointConfigError(f"the endpoint {config.base_url} is {outbound.UNREACHABLE}") from exc
     except openai.APIStatusError as exc:
         raise EndpointConfigError(f"the endpoint {config.base_url} answered HTTP {exc.status_code}") from exc
     finally:

@@ -130,7 +130,7 @@ class Executor:
             workers = [
                 asyncio.create_task(self._worker(endpoint.pk))
                 for endpoint in endpoints
-                for _ in range(TRIALS_PER_REQUEST_SLOT * endpoint.max_concurrency)
+                for _ in range(TRIALS_PER_REQUEST_SLOT * self.clients[endpoint.pk].config.max_concurrency)
             ]
             await asyncio.gather(*workers)
         finally:

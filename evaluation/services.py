@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from evaluation.models import (
     Trial,
 )
 from evaluation.reference_llm.agents import PROFILES as REFERENCE_PROFILES
+from hvae_site import outbound
 from hvae_site.api import DomainError
 
 logger = logging.getLogger(__name__)
@@ -116,6 +118,27 @@ def study_find(*, name_or_id: str) -> Study | None:
     return study
 
 
+def endpoint_key_env_check(api_key_env: str) -> None:
+    """Refuse a key variable that may not be read or is not set; one message for both, naming nothing."""
+    if not api_key_env:
+        return
+    try:
+        outbound.key_from_env(api_key_env)
+    except outbound.KeyEnvRefused as exc:
+        raise DomainError(outbound.KEY_ENV_REFUSED, field="api_key_env") from exc
+
+
+def _free_endpoint_name(wanted: str) -> str:
+    """``wanted`` (cut to the column's 200 characters), or it with a number when another endpoint has it."""
+    base = wanted[:200]
+    name, number = base, 1
+    while ModelEndpoint.objects.filter(name=name).exists():
+        number += 1
+        suffix = f" ({number})"
+        name = base[: 200 - len(suffix)] + suffix
+    return name
+
+
 def endpoint_get_or_create(
     *,
     base_url: str,
@@ -125,10 +148,11 @@ def endpoint_get_or_create(
     owner: User | None = None,
 ) -> ModelEndpoint:
     base_url = base_url.rstrip("/")
+    endpoint_key_env_check(api_key_env)
     endpoint = ModelEndpoint.objects.filter(base_url=base_url, api_key_env=api_key_env).first()
     if endpoint is None:
         endpoint = ModelEndpoint.objects.create(
-            name=name or base_url,
+            name=name or _free_endpoint_name(base_url),
             base_url=base_url,
             api_key_env=api_key_env,
             max_concurrency=max_concurrency or 8,
@@ -143,6 +167,7 @@ def endpoint_get_or_create(
 def endpoint_create(**settings_: Any) -> ModelEndpoint:
     """Save an endpoint (validated by the API layer). Only the name of the key's variable is ever stored."""
     settings_["base_url"] = str(settings_["base_url"]).rstrip("/")
+    endpoint_key_env_check(str(settings_.get("api_key_env") or ""))
     endpoint = ModelEndpoint.objects.create(**settings_)
     logger.info("endpoint saved endpoint=%s url=%s", endpoint.pk, endpoint.base_url)
     return endpoint
@@ -157,12 +182,15 @@ def endpoint_note_models(*, endpoint: ModelEndpoint, listed: Sequence[str]) -> N
 
 
 def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:
+    # Rows saved before inputs were bounded (or edited by hand) may hold 0 or a non-positive timeout: a run
+    # with no request slot would stay "running" forever, so such values fall back to the smallest usable one.
+    timeout = endpoint.timeout_seconds
     return EndpointConfig(
         base_url=endpoint.base_url,
         api_key_env=endpoint.api_key_env,
-        max_concurrency=endpoint.max_concurrency,
-        requests_per_minute=endpoint.requests_per_minute,
-        timeout_seconds=endpoint.timeout_seconds,
+        max_concurrency=max(1, endpoint.max_concurrency),
+        requests_per_minute=endpoint.requests_per_minute or None,
+        timeout_seconds=timeout if math.isfinite(timeout) and timeout > 0 else 60.0,
         max_attempts=endpoint.max_attempts,
         max_retry_seconds=endpoint.max_retry_seconds,
     )
@@ -279,6 +307,7 @@ def evaluation_run_create(
         )
         if existing is not None:
             return existing, False
+    run_size_check(study=study, n_trials=design.n_trials)
     templates = prompt_templates_ensure()
     used = prompts.templates_used(
         design.prompt_variant, design.strategy, fallback_extractor=bool(design.extractor_model)
@@ -296,6 +325,25 @@ def evaluation_run_create(
         [Trial(run=run, index=i, seed=trial_seed(design.seed, i)) for i in range(design.n_trials)]
     )
     return run, True
+
+
+def run_size_check(*, study: Study, n_trials: int) -> None:
+    """Refuse a run above ``HVAE_MAX_TRIALS_PER_RUN`` trials, or one that takes the study's trials (all its
+    runs) past ``HVAE_MAX_TRIALS_PER_STUDY``."""
+    per_run = int(settings.HVAE_MAX_TRIALS_PER_RUN)
+    if n_trials > per_run:
+        raise DomainError(
+            f"At most {per_run} trials per run (HVAE_MAX_TRIALS_PER_RUN); split the work into several runs.",
+            field="n_trials",
+        )
+    per_study = int(settings.HVAE_MAX_TRIALS_PER_STUDY)
+    existing = Trial.objects.filter(run__study=study).count()
+    if existing + n_trials > per_study:
+        raise DomainError(
+            f"The study has {existing} trials; this run would take it past its quota of {per_study} "
+            "(HVAE_MAX_TRIALS_PER_STUDY).",
+            field="n_trials",
+        )
 
 
 def trial_seed(run_seed: int, index: int) -> int:

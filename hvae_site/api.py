@@ -6,7 +6,10 @@ from typing import Any, Literal
 
 from drf_spectacular import openapi
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -24,6 +27,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail: dict[str, Any] = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class PostScopedRateThrottle(ScopedRateThrottle):
+    """The view's ``throttle_scope`` rate (``DEFAULT_THROTTLE_RATES``), counted on writes only: listing runs
+    stays free, creating them (or computing statistics) is limited per user."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        # The rates as configured now (DRF binds them once, at import, on the class).
+        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]  # stubs: wrong type
+        return bool(super().allow_request(request, view))
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
+
+
+class _ArgumentParser(CommandParser):
+    """Bad arguments exit with code 2 and a message, whether the command runs from the shell (argparse's own
+    exit) or through ``call_command`` (a CommandError with return code 2, not Django's default 1)."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.called_from_command_line:
+            super().error(message)
+        raise CommandError(f"Error: {message}", returncode=2)
 
 
 class DatabaseCommand(BaseCommand):
     """A command that needs the database: an unreachable or unmigrated one is a clear error (exit code 2),
     found before the command does anything, never a traceback halfway through."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = _ArgumentParser
+        return parser
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:

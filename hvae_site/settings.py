@@ -121,6 +121,20 @@ LOGIN_URL = "admin:login"
 SESSION_COOKIE_NAME = "hvae_sessionid"
 CSRF_COOKIE_NAME = "hvae_csrftoken"
 
+# Deployment behind TLS (see the README's production settings; all off by default for local use).
+SECURE_HSTS_SECONDS: int = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD: bool = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT: bool = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# Paths (regular expressions, without the leading slash) answered over plain HTTP too, e.g. "^health$" for a
+# load balancer's probe.
+SECURE_REDIRECT_EXEMPT: list[str] = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
+SESSION_COOKIE_SECURE: bool = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE: bool = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
+# Trust X-Forwarded-Proto only when a proxy that sets it (and strips it from clients) is in front.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -132,6 +146,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["hvae_site.filters.ScopedFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "hvae_site.api.AutoSchema",
     "EXCEPTION_HANDLER": "hvae_site.api.exception_handler",
+    # Scopes used by hvae_site.api.PostScopedRateThrottle (only writes are counted).
+    "DEFAULT_THROTTLE_RATES": {
+        "run-create": env.str("HVAE_THROTTLE_RUN_CREATE", default="60/hour"),
+        "stats-calculator": env.str("HVAE_THROTTLE_STATS_CALCULATOR", default="120/hour"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -142,6 +161,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Serve Swagger UI and Redoc from our own static files: the service must work with no network.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -165,6 +185,17 @@ CELERY_TASK_ALWAYS_EAGER = False
 HVAE_TRIAL_BATCH_SIZE: int = env.int("HVAE_TRIAL_BATCH_SIZE", default=20)
 # A trial whose worker sent no heartbeat for this long is given back and restarted (crash or kill).
 HVAE_STALE_CLAIM_SECONDS: float = env.float("HVAE_STALE_CLAIM_SECONDS", default=60.0)
+# Limits: trials in one run, trials in one study (all runs), and the largest run the web process runs itself
+# when no broker is configured (larger runs go through the CLI or Celery workers).
+HVAE_MAX_TRIALS_PER_RUN: int = env.int("HVAE_MAX_TRIALS_PER_RUN", default=1000)
+HVAE_MAX_TRIALS_PER_STUDY: int = env.int("HVAE_MAX_TRIALS_PER_STUDY", default=20000)
+HVAE_MAX_INPROCESS_TRIALS: int = env.int("HVAE_MAX_INPROCESS_TRIALS", default=50)
+# Environment variables an endpoint's api_key_env may name: exact names, or prefixes ending in "*". The
+# service's own settings (DJANGO_*, LABEL_STUDIO_*, DATABASE_*, CELERY_*, CACHE_*...) are refused regardless.
+HVAE_LLM_KEY_ENVS: list[str] = env.list("HVAE_LLM_KEY_ENVS", default=["OPENAI_API_KEY", "HVAE_LLM_KEY_*"])
+# Hosts the service may call although they are not public addresses (host names, IP addresses or networks in
+# CIDR notation), e.g. a local vLLM server or Label Studio on the same machine: "127.0.0.1,::1,localhost".
+HVAE_OUTBOUND_ALLOWED_HOSTS: list[str] = env.list("HVAE_OUTBOUND_ALLOWED_HOSTS", default=[])
 
 # Annotation
 LABEL_STUDIO_URL: str = env.str("LABEL_STUDIO_URL", default="")

@@ -13,6 +13,8 @@ from hvae_site.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_BROKER_URL = ""
+# The tests' LLM and Label Studio servers listen on loopback.
+HVAE_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.0/8", "::1", "localhost"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: the resume and Celery tests run the service in other processes against it.

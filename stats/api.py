@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evaluation import access
+from hvae_site.api import PostScopedRateThrottle
 from stats import agreement, reports, validation
 from stats.views import include_flagged
 
@@ -74,6 +75,9 @@ class AgreementCalculatorApi(APIView):
     gives the order), and the ICC of the reference as one more rater and vs the raters' mean, with the
     Bland-Altman bias and limits of agreement. These are the statistics of the study report.
     """
+
+    throttle_classes = [PostScopedRateThrottle]
+    throttle_scope = "stats-calculator"
 
     @extend_schema_serializer(component_name="AgreementCalculatorInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):

@@ -68,12 +68,29 @@ def _download(body: str, content_type: str, filename: str) -> HttpResponse:
     return response
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a carriage return)
+    gets a leading single quote, as OWASP recommends against CSV injection; numbers and other cells are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def table_csv(frame: pd.DataFrame) -> str:
-    """A table as CSV, with list and dict cells written as JSON."""
+    """A table as CSV, with list and dict cells written as JSON and text cells made safe to open in a
+    spreadsheet (``csv_safe_cell``)."""
     frame = frame.copy()
     for column in JSON_COLUMNS:
         if column in frame.columns:
             frame[column] = [json.dumps(value) for value in frame[column]]
+    for column in frame.columns:
+        if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = pd.Series(
+                [csv_safe_cell(value) for value in frame[column]], index=frame.index, dtype=object
+            )
     return str(frame.to_csv(index=False))
 
 

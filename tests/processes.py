@@ -31,6 +31,7 @@ def manage(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> subp
         "DJANGO_SETTINGS_MODULE": "hvae_site.settings",
         "DJANGO_SECRET_KEY": "subprocess-test-key",
         "DATABASE_URL": database_url_for_subprocess(),
+        "HVAE_OUTBOUND_ALLOWED_HOSTS": "127.0.0.0/8,::1,localhost",  # the tests' servers listen on loopback
         **(env or {}),
     }
     return subprocess.Popen(

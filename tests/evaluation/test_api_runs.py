@@ -7,7 +7,7 @@ import time
 import pytest
 
 from evaluation import services
-from evaluation.models import EvaluationRun, LLMCall, Trial
+from evaluation.models import EvaluationRun, LLMCall, ModelEndpoint, Trial
 
 
 def run_payload(study_, endpoint, **overrides):
@@ -28,14 +28,16 @@ def test_create_and_list_studies(api_client) -> None:
     assert [s["name"] for s in listed.json()["results"]] == ["api study"]
 
 
-def test_endpoint_keeps_the_variable_name_never_a_key(api_client) -> None:
+def test_endpoint_keeps_the_variable_name_never_a_key(api_client, monkeypatch) -> None:
+    monkeypatch.setenv("HVAE_LLM_KEY_PROVIDER", "sk-provider-secret")
     response = api_client.post(
         "/api/v1/endpoints",
-        {"name": "provider", "base_url": "https://llm.invalid/v1", "api_key_env": "PROVIDER_KEY"},
+        {"name": "provider", "base_url": "https://llm.invalid/v1", "api_key_env": "HVAE_LLM_KEY_PROVIDER"},
         format="json",
     )
     assert response.status_code == 201
-    assert response.json()["api_key_env"] == "PROVIDER_KEY"
+    assert response.json()["api_key_env"] == "HVAE_LLM_KEY_PROVIDER"
+    assert "sk-provider-secret" not in response.content.decode()
     assert "api_key" not in response.json()
 
 
@@ -81,13 +83,14 @@ def test_bad_run_requests_get_400_and_no_call(
 
 
 def test_missing_key_variable_is_400(api_client, user, study, reference_server, monkeypatch) -> None:
-    monkeypatch.delenv("HVAE_TEST_NO_SUCH_KEY", raising=False)
-    endpoint = services.endpoint_get_or_create(
-        base_url=reference_server, api_key_env="HVAE_TEST_NO_SUCH_KEY", owner=user
+    monkeypatch.delenv("HVAE_LLM_KEY_NO_SUCH", raising=False)
+    # Saved while the variable was set (saving refuses an unset one): the run is refused when it is not.
+    endpoint = ModelEndpoint.objects.create(
+        name="keyed", base_url=reference_server, api_key_env="HVAE_LLM_KEY_NO_SUCH", owner=user
     )
     response = api_client.post("/api/v1/runs", run_payload(study, endpoint), format="json")
     assert response.status_code == 400
-    assert "HVAE_TEST_NO_SUCH_KEY" in response.json()["endpoint"][0]
+    assert response.json()["endpoint"] == ["api_key_env: not an allowed key variable, or not set"]
 
 
 def test_unreachable_endpoint_is_400(api_client, user, study) -> None:

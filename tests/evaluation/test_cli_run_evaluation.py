@@ -28,12 +28,12 @@ def run_cli(*args: str) -> str:
         (["--strategies", "clever"], "unknown strategy"),
         (["--trials", "0"], "--trials must be at least 1"),
         (["--models", "gpt-nonexistent"], "does not serve model"),
-        (["--api-key-env", "HVAE_TEST_MISSING_KEY"], "HVAE_TEST_MISSING_KEY"),
+        (["--api-key-env", "HVAE_LLM_KEY_MISSING"], "not an allowed key variable, or not set"),
         (["--concurrency", "0"], "--concurrency"),
     ],
 )
 def test_bad_input_exits_2_before_any_call(db, reference_server, args, message, monkeypatch) -> None:
-    monkeypatch.delenv("HVAE_TEST_MISSING_KEY", raising=False)
+    monkeypatch.delenv("HVAE_LLM_KEY_MISSING", raising=False)
     base = ["--study", "cli", "--endpoint-url", reference_server, "--models", "ref-faithful"]
     with pytest.raises(CommandError, match=message) as error:
         run_cli(*base, *args)

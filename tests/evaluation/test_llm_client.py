@@ -96,14 +96,14 @@ def test_unknown_model_is_not_retried(reference_server: str) -> None:
 
 
 def test_missing_key_variable_fails_before_any_call(monkeypatch) -> None:
-    monkeypatch.delenv("HVAE_TEST_KEY", raising=False)
-    with pytest.raises(EndpointConfigError, match="HVAE_TEST_KEY"):
-        probe_endpoint(EndpointConfig(base_url="http://127.0.0.1:9/v1", api_key_env="HVAE_TEST_KEY"))
+    monkeypatch.delenv("HVAE_LLM_KEY_TEST", raising=False)
+    with pytest.raises(EndpointConfigError, match="not an allowed key variable, or not set"):
+        probe_endpoint(EndpointConfig(base_url="http://127.0.0.1:9/v1", api_key_env="HVAE_LLM_KEY_TEST"))
 
 
 def test_the_key_is_read_from_its_variable_and_never_recorded(reference_server: str, monkeypatch) -> None:
-    monkeypatch.setenv("HVAE_TEST_KEY", "sk-test-secret-value")
-    result = chat(EndpointConfig(base_url=reference_server, api_key_env="HVAE_TEST_KEY"))
+    monkeypatch.setenv("HVAE_LLM_KEY_TEST", "sk-test-secret-value")
+    result = chat(EndpointConfig(base_url=reference_server, api_key_env="HVAE_LLM_KEY_TEST"))
     assert result.ok
     assert "sk-test-secret-value" not in repr(result.records)
 

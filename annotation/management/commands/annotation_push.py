@@ -8,6 +8,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from annotation import selectors, services
 from evaluation.services import study_find
+from hvae_site import validators
 from hvae_site.api import DomainError
 from hvae_site.commands import DatabaseCommand
 
@@ -16,15 +17,28 @@ class Command(DatabaseCommand):
     help = "Push a stratified, seeded sample of a study's scored transcripts to Label Studio (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--study", required=True, help="Study name or id.")
+        parser.add_argument("--study", required=True, type=validators.arg_text(), help="Study name or id.")
         parser.add_argument(
-            "--size", type=int, required=True, help="Transcripts to sample (besides gold items)."
+            "--size",
+            type=validators.arg_int(maximum=100_000),
+            required=True,
+            help="Transcripts to sample (besides gold items).",
         )
-        parser.add_argument("--overlap", type=int, default=1, help="Raters per task.")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--gold", type=int, default=0, help="Gold items (reference transcripts) to add.")
         parser.add_argument(
-            "--quota", type=int, default=20, help="Tasks per rater before the completion code."
+            "--overlap", type=validators.arg_int(maximum=100), default=1, help="Raters per task."
+        )
+        parser.add_argument("--seed", type=validators.arg_int(), default=0)
+        parser.add_argument(
+            "--gold",
+            type=validators.arg_int(maximum=10_000),
+            default=0,
+            help="Gold items (reference transcripts) to add.",
+        )
+        parser.add_argument(
+            "--quota",
+            type=validators.arg_int(minimum=1, maximum=100_000),
+            default=20,
+            help="Tasks per rater before the completion code.",
         )
         parser.add_argument("--hide-choices", action="store_true", help="Do not show the extracted choices.")
         parser.add_argument(

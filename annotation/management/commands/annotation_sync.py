@@ -8,6 +8,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from annotation import services
 from evaluation.services import study_find
+from hvae_site import validators
 from hvae_site.api import DomainError
 from hvae_site.commands import DatabaseCommand
 
@@ -16,7 +17,7 @@ class Command(DatabaseCommand):
     help = "Sync all annotations of a study's batches from Label Studio (idempotent; marks deletions)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--study", required=True, help="Study name or id.")
+        parser.add_argument("--study", required=True, type=validators.arg_text(), help="Study name or id.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = study_find(name_or_id=options["study"])

@@ -20,6 +20,7 @@ from evaluation import prompts, services
 from evaluation.models import ModelEndpoint
 from evaluation.reference_llm.agents import PROFILES
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
+from hvae_site import validators
 from hvae_site.commands import DatabaseCommand
 
 DEMO_STUDY = "demo"
@@ -45,12 +46,16 @@ class Command(DatabaseCommand):
     help = "Run the demo study against the reference agents and serve the results."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--trials", type=int, default=10)
-        parser.add_argument("--reference-port", type=int, default=8765)
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--trials", type=validators.arg_int(minimum=1, maximum=1000), default=10)
+        parser.add_argument(
+            "--reference-port", type=validators.arg_int(minimum=0, maximum=65535), default=8765
+        )
+        parser.add_argument("--port", type=validators.arg_int(minimum=1, maximum=65535), default=8000)
         parser.add_argument("--no-serve", action="store_true", help="Stop after printing the table.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo calls the reference agents it starts on loopback, and its site may start runs on them.
+        settings.HVAE_OUTBOUND_ALLOWED_HOSTS = [*settings.HVAE_OUTBOUND_ALLOWED_HOSTS, "127.0.0.1"]
         server = start_in_thread(ServerConfig(host="127.0.0.1", port=options["reference_port"]))
         try:
             models = [name for name in PROFILES if name != "ref-extractor"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -17,6 +18,7 @@ from evaluation import access, jobs, prompts, runner, selectors, services, svo
 from evaluation.llm import EndpointConfigError, probe_endpoint
 from evaluation.models import EvaluationRun, ModelEndpoint, Trial
 from evaluation.summary import CellSummary, Interval
+from hvae_site import validators
 from hvae_site.api import DomainError
 from hvae_site.commands import DatabaseCommand
 
@@ -33,40 +35,66 @@ class Command(DatabaseCommand):
     help = "Run SVO evaluations of one or more models for each induced value and prompting strategy."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--study", required=True, help="Study name or id; a new name creates the study.")
+        parser.add_argument(
+            "--study",
+            required=True,
+            type=validators.arg_text(),
+            help="Study name or id; a new name creates the study.",
+        )
         parser.add_argument(
             "--owner",
             default="",
+            type=validators.arg_text(max_length=150, allow_blank=True),
             help="Username of the researcher who owns a study (and endpoint) this command creates; without it "
             "they have no owner and only superusers see them.",
         )
         where = parser.add_mutually_exclusive_group(required=True)
-        where.add_argument("--endpoint-url", help="Base URL of an OpenAI-compatible API (…/v1).")
-        where.add_argument("--endpoint", help="Name of a saved endpoint.")
-        parser.add_argument("--api-key-env", default="", help="Environment variable holding the API key.")
-        parser.add_argument("--models", required=True, help="Comma-separated model names.")
+        where.add_argument(
+            "--endpoint-url",
+            type=validators.arg_http_url,
+            help="Base URL of an OpenAI-compatible API (…/v1).",
+        )
+        where.add_argument("--endpoint", type=validators.arg_text(), help="Name of a saved endpoint.")
+        parser.add_argument(
+            "--api-key-env",
+            default="",
+            type=validators.arg_env_name,
+            help="Environment variable holding the API key (OPENAI_API_KEY, HVAE_LLM_KEY_..., see HVAE_LLM_KEY_ENVS).",
+        )
+        parser.add_argument(
+            "--models", required=True, type=validators.arg_names(), help="Comma-separated model names."
+        )
         parser.add_argument(
             "--values", default="all", help="'all' or a comma-separated subset of the values."
         )
         parser.add_argument("--strategies", default="plain", help="Comma-separated: plain, goal.")
-        parser.add_argument("--trials", type=int, default=10, help="Trials per (model, value, strategy).")
+        parser.add_argument(
+            "--trials", type=validators.arg_int(), default=10, help="Trials per (model, value, strategy)."
+        )
         parser.add_argument("--items", default="primary", choices=["primary", "all"])
         parser.add_argument("--labels", default="letters", choices=["letters", "numbers"])
         parser.add_argument("--order", default="fixed", choices=["fixed", "reversed", "random"])
         parser.add_argument("--variant", default="dialogue", choices=list(prompts.VARIANTS))
-        parser.add_argument("--temperature", type=float, default=0.0)
-        parser.add_argument("--top-p", type=float, default=None)
-        parser.add_argument("--max-tokens", type=int, default=400)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--temperature", type=validators.arg_float(minimum=0.0, maximum=2.0), default=0.0)
+        parser.add_argument("--top-p", type=validators.arg_float(minimum=0.0, maximum=1.0), default=None)
+        parser.add_argument("--max-tokens", type=validators.arg_int(minimum=1, maximum=100_000), default=400)
+        parser.add_argument("--seed", type=validators.arg_int(), default=0)
         parser.add_argument(
-            "--concurrency", type=int, default=None, help="Concurrent requests to the endpoint."
+            "--concurrency",
+            type=validators.arg_int(minimum=1, maximum=256),
+            default=None,
+            help="Concurrent requests to the endpoint.",
         )
         parser.add_argument(
-            "--extractor-model", default="", help="LLM extractor fallback model (same endpoint by default)."
+            "--extractor-model",
+            default="",
+            type=validators.arg_text(allow_blank=True),
+            help="LLM extractor fallback model (same endpoint by default).",
         )
         parser.add_argument(
             "--extractor-endpoint",
             default="",
+            type=validators.arg_text(max_length=validators.URL_LENGTH, allow_blank=True),
             help="Saved endpoint name or base URL serving --extractor-model, if not the evaluated endpoint.",
         )
         parser.add_argument(
@@ -76,7 +104,12 @@ class Command(DatabaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         err = Console(stderr=True)
-        run_ids = self.prepare_runs(options)
+        # A refused command saves nothing: no endpoint, study or run is left behind by a failed check.
+        try:
+            with transaction.atomic():
+                run_ids = self.prepare_runs(options)
+        except DomainError as exc:
+            raise fail(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
         if jobs.broker_configured():
             err.print(f"Queued Celery batches for {len(run_ids)} runs; waiting for workers.")
             jobs.enqueue_batches(run_ids)
@@ -174,6 +207,10 @@ class Command(DatabaseCommand):
         if not options["extractor_model"]:
             raise fail("--extractor-endpoint needs --extractor-model")
         if where.startswith(("http://", "https://")):
+            try:
+                where = validators.check_http_url(where)
+            except ValueError as exc:
+                raise fail(f"--extractor-endpoint {exc}") from exc
             endpoint = services.endpoint_get_or_create(base_url=where)
         else:
             found = ModelEndpoint.objects.filter(name=where).first()

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.template.loader import render_to_string
 
 from evaluation.services import study_find
+from hvae_site import validators
 from hvae_site.commands import DatabaseCommand
 from stats import reports
 from stats.views import report_context, table_csv
@@ -27,7 +28,7 @@ class Command(DatabaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--study", required=True, help="Study name or id.")
+        parser.add_argument("--study", required=True, type=validators.arg_text(), help="Study name or id.")
         parser.add_argument("--format", default="html", help="html, json, csv or jsonl.")
         parser.add_argument("--out", required=True, help="Output file (csv: a .zip of CSV tables).")
         parser.add_argument(
