@@ -57,8 +57,9 @@ async def bare_loop(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(messages: list[dict[str, str]], params: dict[str, Any]) -> None:
+        sent = {k: v for k, v in params.items() if k != "not_sent"}  # recorded, never sent
         async with gate:
-            await client.chat.completions.create(messages=messages, **params)  # type: ignore[arg-type]
+            await client.chat.completions.create(messages=messages, **sent)  # type: ignore[arg-type]
 
     started = time.perf_counter()
     await asyncio.gather(*(one(messages, params) for messages, params in requests))

@@ -28,6 +28,9 @@ import openai
 logger = logging.getLogger(__name__)
 
 KEPT_HEADER_PREFIXES = ("x-reference-", "openai-", "x-request-id", "retry-after")
+SAMPLING_PARAMS = ("temperature", "top_p")
+"""Sampling parameters a call may leave to the provider (passed as None): the record names them in
+``not_sent``, so a stored call says that no temperature was sent rather than leaving it to be guessed."""
 NO_KEY_PLACEHOLDER = "no-key"  # the SDK insists on a key; local servers ignore it
 
 
@@ -65,6 +68,7 @@ class CallRecord:
     attempt: int
     request_messages: list[dict[str, str]]
     params: dict[str, Any]
+    not_sent: tuple[str, ...] = ()
     response_text: str = ""
     returned_model: str = ""
     system_fingerprint: str = ""
@@ -166,10 +170,13 @@ class LLMClient:
         """Send one chat completion, retrying transient failures; every attempt is in ``records``."""
         request_messages = [dict(m) for m in messages]
         sent_params = {"model": model, **{k: v for k, v in params.items() if v is not None}}
+        not_sent = tuple(k for k in SAMPLING_PARAMS if k in params and params[k] is None)
         records: list[CallRecord] = []
         deadline = time.monotonic() + self.config.max_retry_seconds
         for attempt in range(1, self.config.max_attempts + 1):
-            record = CallRecord(attempt=attempt, request_messages=request_messages, params=sent_params)
+            record = CallRecord(
+                attempt=attempt, request_messages=request_messages, params=sent_params, not_sent=not_sent
+            )
             records.append(record)
             try:
                 return ChatResult(text=await self._attempt(record), records=records)

@@ -116,6 +116,13 @@ class EvaluationRun(models.Model):
         REVERSED = "reversed"
         RANDOM = "random"
 
+    class OnUnreadable(models.TextChoices):
+        """What happens when no option can be read from an answer."""
+
+        REASK = "reask", "ask once more, then the extractor, then fail"
+        EXTRACT = "extract", "the extractor, then fail"
+        FAIL = "fail", "fail the trial at once"
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="runs")
     endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="runs")
     model = models.CharField(max_length=200)
@@ -127,7 +134,11 @@ class EvaluationRun(models.Model):
         max_length=10, choices=OptionLabels.choices, default=OptionLabels.LETTERS
     )
     option_order = models.CharField(max_length=10, choices=OptionOrder.choices, default=OptionOrder.FIXED)
-    temperature = models.FloatField(default=0.0)
+    temperature = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Sampling temperature sent; empty: none sent (the provider's default).",
+    )
     top_p = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(default=400)
     seed = models.BigIntegerField(default=0)
@@ -140,6 +151,12 @@ class EvaluationRun(models.Model):
         ModelEndpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="extractor_runs"
     )
     extractor_model = models.CharField(max_length=200, blank=True)
+    on_unreadable = models.CharField(max_length=10, choices=OnUnreadable.choices, default=OnUnreadable.REASK)
+    provenance = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Service version, versions of the packages that shape results, and the definitions.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
     prompt_tokens = models.BigIntegerField(default=0)
@@ -219,6 +236,9 @@ class ItemResponse(models.Model):
     extracted_option = models.PositiveSmallIntegerField(null=True, blank=True)
     extraction_method = models.CharField(max_length=20, choices=Method.choices)
     extraction_detail = models.CharField(max_length=200, blank=True)
+    reasked = models.BooleanField(
+        default=False, help_text="Asked once more because no option could be read from the first answer."
+    )
     payoff_self = models.IntegerField(null=True, blank=True)
     payoff_other = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
