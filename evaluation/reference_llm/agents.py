@@ -162,7 +162,7 @@ def canonical_option(options: Sequence[Option], index: int, decision_number: int
 def direction(profile: str, value: str, *, goal: bool) -> float | None:
     """The utility direction in degrees the profile acts on; None for a random agent."""
     theta = float(svo.VALUE_DIRECTIONS[value])  # type: ignore[index]
-    if profile == "ref-faithful":
+    if profile in ("ref-faithful", "ref-position-biased"):
         return theta
     if profile == "ref-prosocial-drift":
         pull = 0.2 if goal else 0.5

@@ -34,7 +34,15 @@ def test_success_is_one_recorded_attempt(reference_server: str) -> None:
     assert record.prompt_tokens
     assert record.completion_tokens
     assert record.params == {"model": "ref-faithful", "temperature": 0.0, "seed": 4}
+    assert record.not_sent == ()
     assert record.response_text == result.text
+
+
+def test_a_temperature_left_to_the_provider_is_not_sent_and_is_recorded_so(reference_server: str) -> None:
+    result = chat(EndpointConfig(base_url=reference_server), temperature=None, top_p=None, seed=4)
+    [record] = result.records
+    assert record.params == {"model": "ref-faithful", "seed": 4}
+    assert record.not_sent == ("temperature", "top_p")
 
 
 def test_rate_limits_are_retried_after_the_servers_delay_then_given_up() -> None:
