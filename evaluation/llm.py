@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import random
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,29 +139,57 @@ def _kept_headers(headers: httpx2.Headers) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower().startswith(KEPT_HEADER_PREFIXES)}
 
 
+CONNECTIONS_PER_POOL = 8
+"""An endpoint's connections are split into pools of at most this many. To place a request, the HTTP client scans
+every connection of its pool (polling each idle socket), a cost that grew with an endpoint's concurrency into the
+largest CPU cost of a run; small pools keep the scan short."""
+
+
+def _pool_sizes(connections: int) -> list[int]:
+    """``connections`` split as evenly as possible into pools of at most ``CONNECTIONS_PER_POOL``."""
+    count = -(-connections // CONNECTIONS_PER_POOL)
+    base, extra = divmod(connections, count)
+    return [base + 1] * extra + [base] * (count - extra)
+
+
+@dataclass(frozen=True)
+class _Pool:
+    client: openai.AsyncOpenAI
+    max_connections: int
+
+
 class LLMClient:
     """One client per endpoint, shared by every trial that calls it (the limits are per endpoint)."""
 
     def __init__(self, config: EndpointConfig, *, rng: random.Random | None = None) -> None:
         self.config = config
-        self._client = openai.AsyncOpenAI(
-            base_url=config.base_url,
-            api_key=config.api_key(),
-            max_retries=0,
-            timeout=config.timeout_seconds,
-            http_client=openai.DefaultAsyncHttpxClient(
-                timeout=config.timeout_seconds,
-                limits=httpx2.Limits(
-                    max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
-                ),
-            ),
-        )
+        key = config.api_key()
+        tls = httpx2.create_ssl_context()  # loaded once, shared by the pools
+        self._pools = [self._pool(config, key, tls, size) for size in _pool_sizes(config.max_concurrency)]
+        self._free = [client.max_connections for client in self._pools]
+        self._client = self._pools[0].client
         self._semaphore = asyncio.Semaphore(config.max_concurrency)
         self._limiter = _RateLimiter(config.requests_per_minute)
         self._rng = rng or random.Random()
 
+    @staticmethod
+    def _pool(config: EndpointConfig, key: str, tls: ssl.SSLContext, connections: int) -> _Pool:
+        client = openai.AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=key,
+            max_retries=0,
+            timeout=config.timeout_seconds,
+            http_client=openai.DefaultAsyncHttpxClient(
+                timeout=config.timeout_seconds,
+                verify=tls,
+                limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections),
+            ),
+        )
+        return _Pool(client, connections)
+
     async def close(self) -> None:
-        await self._client.close()
+        for pool in self._pools:
+            await pool.client.close()
 
     async def list_models(self) -> list[str]:
         page = await self._client.models.list()
@@ -205,9 +234,12 @@ class LLMClient:
     async def _attempt(self, record: CallRecord) -> str:
         async with self._semaphore:
             await self._limiter.wait()
+            # The pool with the most free connections: the semaphore keeps one free somewhere.
+            pool = max(range(len(self._pools)), key=self._free.__getitem__)
+            self._free[pool] -= 1
             started = time.perf_counter()
             try:
-                raw = await self._client.post(
+                raw = await self._pools[pool].client.post(
                     "/chat/completions",
                     cast_to=httpx2.Response,
                     body={"messages": record.request_messages, **record.params},
@@ -226,6 +258,7 @@ class LLMClient:
                     ) from exc
                 raise
             finally:
+                self._free[pool] += 1
                 record.latency_ms = (time.perf_counter() - started) * 1000.0
         record.http_status = raw.status_code
         record.response_headers = _kept_headers(raw.headers)
