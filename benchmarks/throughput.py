@@ -57,8 +57,9 @@ async def bare_loop(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(messages: list[dict[str, str]], params: dict[str, Any]) -> None:
+        sent = {k: v for k, v in params.items() if k != "not_sent"}  # recorded, never sent
         async with gate:
-            await client.chat.completions.create(messages=messages, **params)  # type: ignore[arg-type]
+            await client.chat.completions.create(messages=messages, **sent)  # type: ignore[arg-type]
 
     started = time.perf_counter()
     await asyncio.gather(*(one(messages, params) for messages, params in requests))
@@ -148,7 +149,7 @@ def main() -> None:
         f"ideal bound:     {bound_decisions:8.1f} decisions/s ({bound_calls:.1f} calls/s = concurrency / latency)"
     )
     print(f"bare AsyncOpenAI:{bare_decisions:8.1f} decisions/s ({bare_calls_per_s:.1f} calls/s)")
-    print(f"ratio to ideal bound: {pipeline_decisions / bound_decisions:.3f} (target >= 0.8)")
+    print(f"ratio to ideal bound: {pipeline_decisions / bound_decisions:.3f} (target >= 0.9)")
     print(f"ratio to bare loop:   {pipeline_decisions / bare_decisions:.3f}")
 
 

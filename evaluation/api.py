@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -14,8 +13,7 @@ from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
-from evaluation import access, jobs, prompts, selectors, services, svo
-from evaluation.llm import EndpointConfigError, probe_endpoint
+from evaluation import access, jobs, launch, prompts, selectors, services, svo
 from evaluation.models import EvaluationRun, ItemResponse, ModelEndpoint, Study, Trial
 from hvae_site import validators
 from hvae_site.api import DomainError, PostScopedRateThrottle
@@ -255,8 +253,10 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "n_trials",
             "extractor_model",
             "extractor_endpoint",
+            "on_unreadable",
             "prompt_versions",
             "definitions_version",
+            "provenance",
             "status",
             "error",
             "prompt_tokens",
@@ -299,7 +299,13 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
         item_set = serializers.ChoiceField(choices=EvaluationRun.ItemSet.values, default="primary")
         option_labels = serializers.ChoiceField(choices=EvaluationRun.OptionLabels.values, default="letters")
         option_order = serializers.ChoiceField(choices=EvaluationRun.OptionOrder.values, default="fixed")
-        temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.0)
+        temperature = serializers.FloatField(
+            min_value=0.0,
+            max_value=2.0,
+            required=False,
+            allow_null=True,
+            help_text="Omitted: 1.0, or none sent for the paper variant. null: send none (provider default).",
+        )
         top_p = serializers.FloatField(
             min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None
         )
@@ -312,6 +318,11 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
             allow_null=True,
             default=None,
             help_text="Endpoint serving extractor_model, if not the evaluated endpoint.",
+        )
+        on_unreadable = serializers.ChoiceField(
+            choices=EvaluationRun.OnUnreadable.values,
+            default=EvaluationRun.OnUnreadable.REASK,
+            help_text="When no option can be read from an answer: reask (then the extractor), extract, or fail.",
         )
 
         def validate_n_trials(self, n_trials: int) -> int:
@@ -339,30 +350,14 @@ class RunListApi(generics.ListAPIView):  # type: ignore[type-arg]
         for where, chosen in (("endpoint", endpoint), ("extractor_endpoint", extractor_endpoint)):
             if chosen is not None and not usable.filter(pk=chosen.pk).exists():
                 raise DomainError(f'Invalid pk "{chosen.pk}" - object does not exist.', field=where)
-        checks = [("endpoint", endpoint, ["model"])]
-        if extractor_endpoint is None:
-            checks[0][2].append("extractor_model")
-        else:
-            checks.append(("extractor_endpoint", extractor_endpoint, ["extractor_model"]))
-        for where, serving, fields in checks:
-            try:
-                listed = probe_endpoint(services.endpoint_config(serving))
-            except EndpointConfigError as exc:
-                raise DomainError(str(exc), field=where) from exc
-            services.endpoint_note_models(endpoint=serving, listed=listed)
-            for field in fields:
-                if data[field] and listed and data[field] not in listed:
-                    raise DomainError(f"The endpoint does not serve {data[field]!r}.", field=field)
-        with transaction.atomic():
-            run, _ = services.evaluation_run_create(
-                study=study,
-                endpoint=endpoint,
-                design=services.RunDesign(**data),
-                extractor_endpoint=extractor_endpoint,
-                reuse_existing=False,
-            )
-            jobs.start_runs([run.pk])
-        return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
+        started = launch.evaluation_runs_start(
+            study=study,
+            endpoint=endpoint,
+            designs=[services.RunDesign(**data)],
+            extractor_endpoint=extractor_endpoint,
+            reuse_existing=False,
+        )
+        return Response(RunOutput(started.runs[0]).data, status=status.HTTP_201_CREATED)
 
 
 class RunDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]
@@ -389,6 +384,7 @@ class ItemResponseOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "extracted_option",
             "extraction_method",
             "extraction_detail",
+            "reasked",
             "payoff_self",
             "payoff_other",
         ]

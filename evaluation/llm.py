@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from hvae_site import outbound
 logger = logging.getLogger(__name__)
 
 KEPT_HEADER_PREFIXES = ("x-reference-", "openai-", "x-request-id", "retry-after")
+SAMPLING_PARAMS = ("temperature", "top_p")
+"""Sampling parameters a call may leave to the provider (passed as None): the record names them in
+``not_sent``, so a stored call says that no temperature was sent rather than leaving it to be guessed."""
 NO_KEY_PLACEHOLDER = "no-key"  # the SDK insists on a key; local servers ignore it
 
 
@@ -72,6 +76,7 @@ class CallRecord:
     attempt: int
     request_messages: list[dict[str, str]]
     params: dict[str, Any]
+    not_sent: tuple[str, ...] = ()
     response_text: str = ""
     returned_model: str = ""
     system_fingerprint: str = ""
@@ -141,31 +146,63 @@ def _kept_headers(headers: httpx2.Headers) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower().startswith(KEPT_HEADER_PREFIXES)}
 
 
+CONNECTIONS_PER_POOL = 8
+"""An endpoint's connections are split into pools of at most this many. To place a request, the HTTP client scans
+every connection of its pool (polling each idle socket), a cost that grew with an endpoint's concurrency into the
+largest CPU cost of a run; small pools keep the scan short."""
+
+
+def _pool_sizes(connections: int) -> list[int]:
+    """``connections`` split as evenly as possible into pools of at most ``CONNECTIONS_PER_POOL``."""
+    count = -(-connections // CONNECTIONS_PER_POOL)
+    base, extra = divmod(connections, count)
+    return [base + 1] * extra + [base] * (count - extra)
+
+
+@dataclass(frozen=True)
+class _Pool:
+    client: openai.AsyncOpenAI
+    max_connections: int
+
+
 class LLMClient:
     """One client per endpoint, shared by every trial that calls it (the limits are per endpoint)."""
 
     def __init__(self, config: EndpointConfig, *, rng: random.Random | None = None) -> None:
         self.config = config
-        limits = httpx2.Limits(
-            max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
-        )
-        self._client = openai.AsyncOpenAI(
-            base_url=config.checked_base_url(),
-            api_key=config.api_key(),
-            max_retries=0,
-            timeout=config.timeout_seconds,
-            http_client=openai.DefaultAsyncHttpxClient(
-                timeout=config.timeout_seconds,
-                transport=outbound.GuardedAsyncTransport(limits=limits),
-                trust_env=False,
-            ),
-        )
+        key = config.api_key()
+        base_url = config.checked_base_url()
+        tls = httpx2.create_ssl_context(trust_env=False)  # loaded once, shared by the pools
+        self._pools = [
+            self._pool(config, base_url, key, tls, size) for size in _pool_sizes(config.max_concurrency)
+        ]
+        self._free = [client.max_connections for client in self._pools]
+        self._client = self._pools[0].client
         self._semaphore = asyncio.Semaphore(config.max_concurrency)
         self._limiter = _RateLimiter(config.requests_per_minute)
         self._rng = rng or random.Random()
 
+    @staticmethod
+    def _pool(
+        config: EndpointConfig, base_url: str, key: str, tls: ssl.SSLContext, connections: int
+    ) -> _Pool:
+        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+        client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=key,
+            max_retries=0,
+            timeout=config.timeout_seconds,
+            http_client=openai.DefaultAsyncHttpxClient(
+                timeout=config.timeout_seconds,
+                transport=outbound.GuardedAsyncTransport(limits=limits, ssl_context=tls),
+                trust_env=False,
+            ),
+        )
+        return _Pool(client, connections)
+
     async def close(self) -> None:
-        await self._client.close()
+        for pool in self._pools:
+            await pool.client.close()
 
     async def list_models(self) -> list[str]:
         page = await self._client.models.list()
@@ -175,10 +212,13 @@ class LLMClient:
         """Send one chat completion, retrying transient failures; every attempt is in ``records``."""
         request_messages = [dict(m) for m in messages]
         sent_params = {"model": model, **{k: v for k, v in params.items() if v is not None}}
+        not_sent = tuple(k for k in SAMPLING_PARAMS if k in params and params[k] is None)
         records: list[CallRecord] = []
         deadline = time.monotonic() + self.config.max_retry_seconds
         for attempt in range(1, self.config.max_attempts + 1):
-            record = CallRecord(attempt=attempt, request_messages=request_messages, params=sent_params)
+            record = CallRecord(
+                attempt=attempt, request_messages=request_messages, params=sent_params, not_sent=not_sent
+            )
             records.append(record)
             try:
                 return ChatResult(text=await self._attempt(record), records=records)
@@ -207,9 +247,12 @@ class LLMClient:
     async def _attempt(self, record: CallRecord) -> str:
         async with self._semaphore:
             await self._limiter.wait()
+            # The pool with the most free connections: the semaphore keeps one free somewhere.
+            pool = max(range(len(self._pools)), key=self._free.__getitem__)
+            self._free[pool] -= 1
             started = time.perf_counter()
             try:
-                raw = await self._client.post(
+                raw = await self._pools[pool].client.post(
                     "/chat/completions",
                     cast_to=httpx2.Response,
                     body={"messages": record.request_messages, **record.params},
@@ -228,6 +271,7 @@ class LLMClient:
                     ) from exc
                 raise
             finally:
+                self._free[pool] += 1
                 record.latency_ms = (time.perf_counter() - started) * 1000.0
         record.http_status = raw.status_code
         record.response_headers = _kept_headers(raw.headers)

@@ -159,6 +159,13 @@ class EvaluationRun(models.Model):
         REVERSED = "reversed"
         RANDOM = "random"
 
+    class OnUnreadable(models.TextChoices):
+        """What happens when no option can be read from an answer."""
+
+        REASK = "reask", "ask once more, then the extractor, then fail"
+        EXTRACT = "extract", "the extractor, then fail"
+        FAIL = "fail", "fail the trial at once"
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="runs")
     endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="runs")
     model = models.CharField(max_length=200)
@@ -170,7 +177,11 @@ class EvaluationRun(models.Model):
         max_length=10, choices=OptionLabels.choices, default=OptionLabels.LETTERS
     )
     option_order = models.CharField(max_length=10, choices=OptionOrder.choices, default=OptionOrder.FIXED)
-    temperature = models.FloatField(null=True, blank=True)
+    temperature = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Sampling temperature sent; empty: none sent (the provider's default).",
+    )
     top_p = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(default=400)
     seed = models.BigIntegerField(default=0)
@@ -179,16 +190,16 @@ class EvaluationRun(models.Model):
         default=dict, help_text="Template name -> {version, hash} used by the run."
     )
     definitions_version = models.CharField(max_length=50, default=svo.DEFINITIONS_VERSION)
-    on_unreadable = models.CharField(
-        max_length=10,
-        choices=[("reask", "reask"), ("extract", "extract"), ("fail", "fail")],
-        default="reask",
-    )
-    provenance = models.JSONField(default=dict, blank=True)
     extractor_endpoint = models.ForeignKey(
         ModelEndpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="extractor_runs"
     )
     extractor_model = models.CharField(max_length=200, blank=True)
+    on_unreadable = models.CharField(max_length=10, choices=OnUnreadable.choices, default=OnUnreadable.REASK)
+    provenance = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Service version, versions of the packages that shape results, and the definitions.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
     prompt_tokens = models.BigIntegerField(default=0)
@@ -268,7 +279,9 @@ class ItemResponse(models.Model):
     extracted_option = models.PositiveSmallIntegerField(null=True, blank=True)
     extraction_method = models.CharField(max_length=20, choices=Method.choices)
     extraction_detail = models.CharField(max_length=200, blank=True)
-    reasked = models.BooleanField(default=False)
+    reasked = models.BooleanField(
+        default=False, help_text="Asked once more because no option could be read from the first answer."
+    )
     payoff_self = models.IntegerField(null=True, blank=True)
     payoff_other = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -253,7 +253,9 @@ class Executor:
             templates=templates,
         )
         client = self.clients[run.endpoint_id]
-        messages: list[dict[str, str]] = [{"role": "system", "content": plan.system}]
+        messages: list[dict[str, str]] = []
+        if plan.system is not None:
+            messages.append({"role": "system", "content": plan.system})
         outcomes: list[services.ItemOutcome] = []
 
         async def ask(content: str, purpose: str, item: int | None = None) -> str:
@@ -277,46 +279,105 @@ class Executor:
         try:
             if plan.description_request:
                 await ask(plan.description_request, "value_description")
-            first_prefix = f"{plan.task_preamble}\n\n"
+            prefix = f"{plan.task_preamble}\n\n"
+            if plan.preamble_alone:  # its own turn, answered together with the next one
+                messages.append({"role": "user", "content": plan.task_preamble})
+                prefix = ""
+            goal = None
             if plan.goal_request:
-                await ask(first_prefix + plan.goal_request, "goal")
-                first_prefix = ""
-            for number, (shown, request) in enumerate(zip(presented, plan.item_requests, strict=True)):
-                answer = await ask((first_prefix if number == 0 else "") + request, "item", shown.item.number)
-                outcomes.append(await self._extract(trial, shown, answer))
+                goal = await ask(prefix + plan.goal_request, "goal")
+                prefix = ""
+            for number, shown in enumerate(presented):
+                request = (prefix if number == 0 else "") + plan.item_request(number, goal)
+                answer = await ask(request, "item", shown.item.number)
+                outcomes.append(await self._decide(trial, plan, shown, answer, ask))
         except _TrialFailed as exc:
             return services.TrialOutcome(transcript=messages, items=outcomes, failure=str(exc))
         return services.TrialOutcome(transcript=messages, items=outcomes)
 
-    async def _extract(self, trial: Trial, shown: prompts.PresentedItem, answer: str) -> services.ItemOutcome:
-        allocations = [shown.item.allocation(option) for option in shown.order]
-        found = extraction.parse_choice(answer, labels=shown.labels, allocations=allocations)
-        position, method, detail = found.position, found.method, found.detail
+    async def _decide(
+        self,
+        trial: Trial,
+        plan: prompts.ConversationPlan,
+        shown: prompts.PresentedItem,
+        answer: str,
+        ask: Callable[[str, str, int | None], Awaitable[str]],
+    ) -> services.ItemOutcome:
+        """The option an answer chose, recovering an unreadable answer as the run's ``on_unreadable`` says.
+
+        ``reask``: ask once more in the same conversation, then the extractor on the new answer; the ``paper``
+        variant tries the extractor on the first answer before asking (the paper's order). ``extract``: the
+        extractor only. ``fail``: nothing. An answer the parser reads costs nothing more.
+        """
+        found = self._parse(shown, answer)
+        if found.position is not None:
+            return self._outcome(shown, answer, found.position, "parser", found.detail)
         run = trial.run
-        if position is None and run.extractor_model and run.extractor_endpoint_id is not None:
-            request = prompts.extraction_messages(shown, answer, self.templates[run.pk])
-            result = await self.clients[run.extractor_endpoint_id].chat(
-                request, model=run.extractor_model, temperature=0.0, max_tokens=20, seed=trial.seed
-            )
-            self.calls.add(
-                result, run_id=run.pk, trial_id=trial.pk, purpose="extraction", item=shown.item.number
-            )
-            if result.text is not None:
-                position = extraction.parse_extractor_reply(result.text, labels=shown.labels)
-                if position is not None:
-                    method, detail = "llm", f"{run.extractor_model} answered {result.text.strip()[:40]!r}"
-                else:
-                    detail = f"{detail}; extractor answered {result.text.strip()[:40]!r}"
-            else:
-                detail = f"{detail}; extractor call failed: {result.error}"[:200]
+        mode = run.on_unreadable
+        detail = found.detail
+        has_extractor = bool(run.extractor_model) and run.extractor_endpoint_id is not None
+        if mode == EvaluationRun.OnUnreadable.FAIL:
+            return self._outcome(shown, answer, None, "unparseable", detail)
+        if has_extractor and (mode == EvaluationRun.OnUnreadable.EXTRACT or plan.extractor_first):
+            position, detail = await self._extractor_read(trial, shown, answer, detail)
+            if position is not None:
+                return self._outcome(shown, answer, position, "llm", detail)
+        if mode != EvaluationRun.OnUnreadable.REASK:
+            return self._outcome(shown, answer, None, "unparseable", detail)
+        again = await ask(plan.reask_request, "reask", shown.item.number)
+        first = f"re-asked ({found.detail[:60]})"
+        found = self._parse(shown, again)
+        if found.position is not None:
+            return self._outcome(shown, again, found.position, "parser", f"{first}; {found.detail}", True)
+        detail = f"{first}; {found.detail}"
+        if has_extractor:
+            position, detail = await self._extractor_read(trial, shown, again, detail)
+            if position is not None:
+                return self._outcome(shown, again, position, "llm", f"{first}; {detail}", True)
+        return self._outcome(shown, again, None, "unparseable", detail, True)
+
+    @staticmethod
+    def _parse(shown: prompts.PresentedItem, answer: str) -> extraction.Extraction:
+        allocations = [shown.item.allocation(option) for option in shown.order]
+        return extraction.parse_choice(answer, labels=shown.labels, allocations=allocations)
+
+    @staticmethod
+    def _outcome(
+        shown: prompts.PresentedItem,
+        answer: str,
+        position: int | None,
+        method: str,
+        detail: str,
+        reasked: bool = False,
+    ) -> services.ItemOutcome:
+        """An item's result; ``answer`` is the answer the option was read from (the re-asked one if asked)."""
         return services.ItemOutcome(
             item=shown.item.number,
             presented_order=list(shown.order),
             raw_text=answer,
             extracted_option=shown.canonical_option(position) if position is not None else None,
-            method=method if position is not None else "unparseable",
+            method=method,
             detail=detail,
+            reasked=reasked,
         )
+
+    async def _extractor_read(
+        self, trial: Trial, shown: prompts.PresentedItem, answer: str, detail: str
+    ) -> tuple[int | None, str]:
+        """Ask the run's LLM extractor which option ``answer`` chose: (display position or None, detail)."""
+        run = trial.run
+        assert run.extractor_endpoint_id is not None
+        request = prompts.extraction_messages(shown, answer, self.templates[run.pk])
+        result = await self.clients[run.extractor_endpoint_id].chat(
+            request, model=run.extractor_model, temperature=0.0, max_tokens=20, seed=trial.seed
+        )
+        self.calls.add(result, run_id=run.pk, trial_id=trial.pk, purpose="extraction", item=shown.item.number)
+        if result.text is None:
+            return None, f"{detail}; extractor call failed: {result.error}"[:200]
+        position = extraction.parse_extractor_reply(result.text, labels=shown.labels)
+        if position is not None:
+            return position, f"{run.extractor_model} answered {result.text.strip()[:40]!r}"
+        return None, f"{detail}; extractor answered {result.text.strip()[:40]!r}"
 
 
 def execute_runs(

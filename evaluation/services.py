@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import logging
 import math
+import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -226,9 +231,24 @@ def run_templates(run: EvaluationRun) -> dict[str, str]:
     return texts
 
 
+TemperatureChoice = float | None | Literal["default"]
+DEFAULT: Final = "default"
+"""A design's temperature before the service resolves it: the variant's default (``default_temperature``)."""
+
+
+def default_temperature(variant: str) -> float | None:
+    """1.0 for our variants: repeated trials at temperature 0 would measure only determinism. None for
+    ``paper``: no temperature is sent, so the provider samples at its default, as the paper did."""
+    return None if variant == "paper" else 1.0
+
+
 @dataclass(frozen=True)
 class RunDesign:
-    """Everything that defines a run; two runs with equal designs are the same experiment."""
+    """Everything that defines a run; two runs with equal designs are the same experiment.
+
+    ``temperature`` None sends no temperature (the provider's default); ``DEFAULT`` lets the service choose by
+    variant (``default_temperature``).
+    """
 
     model: str
     value: str
@@ -238,11 +258,18 @@ class RunDesign:
     item_set: str = "primary"
     option_labels: str = "letters"
     option_order: str = "fixed"
-    temperature: float = 0.0
+    temperature: TemperatureChoice = DEFAULT
     top_p: float | None = None
     max_tokens: int = 400
     seed: int = 0
     extractor_model: str = ""
+    on_unreadable: str = "reask"
+
+    def resolved(self) -> RunDesign:
+        """The design with its defaults chosen (the temperature by variant)."""
+        if self.temperature == DEFAULT:
+            return replace(self, temperature=default_temperature(self.prompt_variant))
+        return self
 
     def validate(self) -> None:
         if not self.model.strip():
@@ -257,6 +284,7 @@ class RunDesign:
             "item_set": EvaluationRun.ItemSet.values,
             "option_labels": EvaluationRun.OptionLabels.values,
             "option_order": EvaluationRun.OptionOrder.values,
+            "on_unreadable": EvaluationRun.OnUnreadable.values,
         }
         for name, allowed in choices.items():
             allowed = list(allowed)
@@ -265,9 +293,21 @@ class RunDesign:
                     f"Unknown {name} {getattr(self, name)!r}; expected one of {', '.join(allowed)}.",
                     field=name,
                 )
+        if self.prompt_variant == "paper":
+            if self.item_set != EvaluationRun.ItemSet.PRIMARY:
+                raise DomainError(
+                    "The paper variant presents the six primary items only (item set 'primary').",
+                    field="item_set",
+                )
+            if self.option_labels != EvaluationRun.OptionLabels.LETTERS:
+                raise DomainError(
+                    "The paper variant labels options A to I (option labels 'letters').",
+                    field="option_labels",
+                )
         if self.n_trials <= 0:
             raise DomainError("The number of trials must be at least 1.", field="n_trials")
-        if not 0.0 <= self.temperature <= 2.0:
+        temperature = self.temperature
+        if temperature != DEFAULT and temperature is not None and not 0.0 <= temperature <= 2.0:
             raise DomainError("Temperature must be between 0 and 2.", field="temperature")
         if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
             raise DomainError("top_p must be in (0, 1].", field="top_p")
@@ -277,10 +317,47 @@ class RunDesign:
 
 def _design_filter(design: RunDesign) -> Q:
     fields: dict[str, Any] = dict(design.__dict__)
-    if design.top_p is None:
-        del fields["top_p"]
-        fields["top_p__isnull"] = True
+    for name in ("top_p", "temperature"):
+        if fields[name] is None:
+            del fields[name]
+            fields[f"{name}__isnull"] = True
     return Q(**fields)
+
+
+RESULT_PACKAGES: Final = ("openai", "numpy", "scipy", "Django")
+"""The installed packages whose versions can change a result: the client, the numerics, the framework."""
+
+
+@functools.cache
+def service_version() -> str:
+    """The git commit the service runs from; else ``HVAE_SERVICE_VERSION`` (e.g. set in an image); else
+    "unknown"."""
+    git = shutil.which("git")
+    if git is None:
+        return os.environ.get("HVAE_SERVICE_VERSION", "") or "unknown"
+    try:
+        commit = subprocess.run(  # noqa: S603 - a fixed command, no outside input
+            [git, "rev-parse", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return commit or os.environ.get("HVAE_SERVICE_VERSION", "") or "unknown"
+
+
+def run_provenance(*, definitions_version: str) -> dict[str, Any]:
+    """What a re-analysis needs to know about the software that produced a run."""
+    packages: dict[str, str] = {}
+    for name in RESULT_PACKAGES:
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    return {"service_version": service_version(), "packages": packages, "definitions": definitions_version}
 
 
 @transaction.atomic
@@ -297,6 +374,7 @@ def evaluation_run_create(
     Returns ``(run, created)``. Reusing makes re-running a command resume the run instead of duplicating it.
     """
     design.validate()
+    design = design.resolved()
     if reuse_existing:
         existing = (
             EvaluationRun.objects.filter(study=study, endpoint=endpoint)
@@ -310,9 +388,12 @@ def evaluation_run_create(
     run_size_check(study=study, n_trials=design.n_trials)
     templates = prompt_templates_ensure()
     used = prompts.templates_used(
-        design.prompt_variant, design.strategy, fallback_extractor=bool(design.extractor_model)
+        design.prompt_variant,
+        design.strategy,
+        fallback_extractor=bool(design.extractor_model),
+        reask=design.on_unreadable == EvaluationRun.OnUnreadable.REASK,
     )
-    run = EvaluationRun.objects.create(
+    run = EvaluationRun(
         study=study,
         endpoint=endpoint,
         extractor_endpoint=(extractor_endpoint or endpoint) if design.extractor_model else None,
@@ -321,6 +402,8 @@ def evaluation_run_create(
         },
         **design.__dict__,
     )
+    run.provenance = run_provenance(definitions_version=run.definitions_version)
+    run.save()
     Trial.objects.bulk_create(
         [Trial(run=run, index=i, seed=trial_seed(design.seed, i)) for i in range(design.n_trials)]
     )
@@ -448,6 +531,7 @@ class ItemOutcome:
     extracted_option: int | None
     method: str
     detail: str
+    reasked: bool = False
 
 
 @dataclass
@@ -510,6 +594,7 @@ def trial_record_result(*, trial: Trial, token: str, outcome: TrialOutcome) -> b
                 extracted_option=i.extracted_option,
                 extraction_method=i.method,
                 extraction_detail=i.detail[:200],
+                reasked=i.reasked,
                 payoff_self=svo.ITEMS_BY_NUMBER[i.item].allocation(i.extracted_option)[0]
                 if i.extracted_option
                 else None,
@@ -542,7 +627,7 @@ def llm_calls_store(*, calls: Sequence[PendingCall]) -> None:
                 item=c.item,
                 attempt=c.record.attempt,
                 request_messages=c.record.request_messages,
-                params=c.record.params,
+                params=c.record.params | ({"not_sent": list(c.record.not_sent)} if c.record.not_sent else {}),
                 response_text=c.record.response_text,
                 returned_model=c.record.returned_model[:200],
                 system_fingerprint=c.record.system_fingerprint[:200],

@@ -25,6 +25,7 @@ import ipaddress
 import os
 import re
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -356,11 +357,17 @@ class _GuardedSync2Backend(httpcore2.NetworkBackend):
 class GuardedAsyncTransport(httpx2.AsyncHTTPTransport):
     """``httpx2`` transport (the ``openai`` SDK's async client) that connects only to allowed addresses."""
 
-    def __init__(self, *, limits: httpx2.Limits | None = None, rules: OutboundPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limits: httpx2.Limits | None = None,
+        rules: OutboundPolicy | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         limits = limits or httpx2.Limits()
         super().__init__(limits=limits, trust_env=False)
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx2.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

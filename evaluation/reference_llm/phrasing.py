@@ -158,10 +158,18 @@ _FORMATS: Final[tuple[tuple[int, str], ...]] = (
 )
 
 
-def decision_text(shown: Shown, value: str, rng: random.Random) -> str:
-    """One decision, worded in a format drawn from ``rng`` (deterministic for a given seed)."""
-    weights = [w for w, _ in _FORMATS]
-    template = rng.choices([t for _, t in _FORMATS], weights=weights)[0]
+_UNREADABLE_FORMATS: Final = tuple(template for _, template in _FORMATS if "_words}" in template)
+"""The formats a deterministic parser cannot read: payoffs in words, no label (an extractor can)."""
+
+
+def decision_text(shown: Shown, value: str, rng: random.Random, *, unreadable: bool = False) -> str:
+    """One decision, worded in a format drawn from ``rng`` (deterministic for a given seed); ``unreadable``
+    draws from the formats only an extractor reads."""
+    if unreadable:
+        template = rng.choice(_UNREADABLE_FORMATS)
+    else:
+        weights = [w for w, _ in _FORMATS]
+        template = rng.choices([t for _, t in _FORMATS], weights=weights)[0]
     reason = rng.choice(REASONS[value])
     return template.format(
         label=shown.label,
@@ -173,3 +181,8 @@ def decision_text(shown: Shown, value: str, rng: random.Random) -> str:
         reason=reason,
         reason_cap=reason[0].upper() + reason[1:],
     )
+
+
+def restated_choice(label: str, *, one_word: bool) -> str:
+    """The answer to a request to answer again: the choice already made, stated so any parser reads it."""
+    return label if one_word else f"Sorry, that was unclear. I choose option {label}."

@@ -6,7 +6,11 @@ tests and benchmarks can measure extraction exactly.
 
 For reliability tests and benchmarks the server can add latency to every reply and inject faults at given
 rates, drawn from a generator seeded with ``fault_seed``: HTTP 500, HTTP 429 with ``Retry-After``, a hang of
-``hang_seconds`` (a client timeout), and a malformed (truncated) JSON body.
+``hang_seconds`` (a client timeout), and a malformed (truncated) JSON body. ``unreadable_rate`` words that share
+of decisions so that only an extractor can read them (payoffs in words), to exercise recovery of unreadable
+answers (asking again, the extractor).
+
+A request without ``temperature`` is answered at 1.0, the OpenAI API's default, as a real provider would.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from evaluation.reference_llm import agents
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_TEMPERATURE = 1.0
+"""The temperature of a request that sends none: the OpenAI API's default."""
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -42,8 +49,11 @@ class ServerConfig:
     hang_seconds: float = 30.0
     rate_malformed: float = 0.0
     fault_seed: int = 0
+    unreadable_rate: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.unreadable_rate <= 1.0:
+            raise ValueError("the unreadable rate must be in [0, 1]")
         rates = (self.rate_500, self.rate_429, self.rate_timeout, self.rate_malformed)
         if any(not 0.0 <= r <= 1.0 for r in rates) or sum(rates) > 1.0:
             raise ValueError("fault rates must each be in [0, 1] and sum to at most 1")
@@ -124,8 +134,13 @@ class ReferenceApp:
             )
         if fault == "timeout":
             await asyncio.sleep(self.config.hang_seconds)
+        temperature = body.get("temperature")
         reply = agents.respond(
-            model, messages, seed=body.get("seed"), temperature=float(body.get("temperature") or 0.0)
+            model,
+            messages,
+            seed=body.get("seed"),
+            temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
+            unreadable_rate=self.config.unreadable_rate,
         )
         headers: dict[str, str] = {"x-reference-kind": reply.kind}
         if reply.value:
@@ -155,6 +170,11 @@ def _invalid_request(body: Any) -> str:
     for message in messages:
         if not (isinstance(message, dict) and isinstance(message.get("content"), str)):
             return "every message needs a string 'content'"
+    temperature = body.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    ):
+        return "'temperature' must be a number"
     if body.get("stream"):
         return "streaming is not supported by the reference agents"
     if body.get("n", 1) != 1:

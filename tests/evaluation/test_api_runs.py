@@ -67,7 +67,12 @@ def test_create_starts_the_run_and_it_completes(api_client, study, reference_end
         ({"strategy": "clever"}, "strategy"),
         ({"model": "no-such-model"}, "model"),
         ({"temperature": 5}, "temperature"),
+        ({"temperature": "warm"}, "temperature"),
         ({"study": 999999}, "study"),
+        ({"on_unreadable": "guess"}, "on_unreadable"),
+        ({"prompt_variant": "paper", "item_set": "all"}, "item_set"),
+        ({"prompt_variant": "paper", "option_labels": "numbers"}, "option_labels"),
+        ({"prompt_variant": "folklore"}, "prompt_variant"),
     ],
 )
 def test_bad_run_requests_get_400_and_no_call(
@@ -125,3 +130,53 @@ def test_schema_documents_the_evaluation_endpoints(api_client) -> None:
     assert {"/api/v1/runs", "/api/v1/runs/{id}/cancel", "/api/v1/trials/{id}", "/api/v1/studies"} <= set(
         paths
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("overrides", "temperature"),
+    [
+        ({}, 1.0),
+        ({"prompt_variant": "paper"}, None),
+        ({"prompt_variant": "paper", "temperature": 0.3}, 0.3),
+        ({"temperature": None}, None),
+        ({"temperature": 0}, 0.0),
+    ],
+)
+def test_temperature_defaults_by_variant(
+    api_client, study, reference_endpoint, overrides, temperature
+) -> None:
+    response = api_client.post(
+        "/api/v1/runs", run_payload(study, reference_endpoint, **overrides), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["temperature"] == temperature
+    assert body["on_unreadable"] == "reask"
+    provenance = body["provenance"]
+    assert set(provenance) == {"service_version", "packages", "definitions"}
+    assert set(provenance["packages"]) == {"openai", "numpy", "scipy", "Django"}
+    assert provenance["definitions"] == body["definitions_version"]
+    assert provenance["service_version"]
+    wait_until_completed(body["id"])
+
+
+def wait_until_completed(run_id: int) -> None:
+    """The run started in the background: let it finish inside the test that started it."""
+    deadline = time.monotonic() + 60
+    while EvaluationRun.objects.get(pk=run_id).status != EvaluationRun.Status.COMPLETED:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_unreadable_is_accepted_and_reported(api_client, study, reference_endpoint) -> None:
+    response = api_client.post(
+        "/api/v1/runs", run_payload(study, reference_endpoint, on_unreadable="fail"), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    run_id = response.json()["id"]
+    wait_until_completed(run_id)
+    trial = api_client.get("/api/v1/trials", {"run": run_id}).json()["results"][0]
+    detail = api_client.get(f"/api/v1/trials/{trial['id']}").json()
+    assert all(r["reasked"] is False for r in detail["responses"])

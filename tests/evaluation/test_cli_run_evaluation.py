@@ -30,6 +30,11 @@ def run_cli(*args: str) -> str:
         (["--models", "gpt-nonexistent"], "does not serve model"),
         (["--api-key-env", "HVAE_LLM_KEY_MISSING"], "not an allowed key variable, or not set"),
         (["--concurrency", "0"], "--concurrency"),
+        (["--on-unreadable", "guess"], "Unknown on_unreadable 'guess'"),
+        (["--temperature", "warm"], "--temperature must be a number"),
+        (["--temperature", "5"], "--temperature must be a number between 0 and 2"),
+        (["--variant", "paper", "--items", "all"], "six primary items"),
+        (["--variant", "paper", "--labels", "numbers"], "options A to I"),
     ],
 )
 def test_bad_input_exits_2_before_any_call(db, reference_server, args, message, monkeypatch) -> None:
@@ -197,3 +202,73 @@ def test_bad_extractor_endpoint_exits_2(db, reference_server, args, message) -> 
         run_cli("--study", "cli", "--endpoint-url", reference_server, "--models", "ref-faithful", *args)
     assert error.value.returncode == 2
     assert not Trial.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_user_run_with_no_extractor_scores_every_trial(reference_server) -> None:
+    """``ref-faithful`` over every value and both strategies, no extractor: unreadable answers are asked about
+    again (the default ``--on-unreadable reask``), so no trial is lost."""
+    rows = json.loads(
+        run_cli(
+            "--study",
+            "new user",
+            "--endpoint-url",
+            reference_server,
+            "--models",
+            "ref-faithful",
+            "--strategies",
+            "plain,goal",
+            "--trials",
+            "4",
+            "--json",
+        )
+    )
+    assert len(rows) == 8
+    assert all(r["n_scored"] == 4 and r["n_failed"] == 0 for r in rows), rows
+    runs = EvaluationRun.objects.all()
+    assert {r.temperature for r in runs} == {1.0}
+    assert {r.on_unreadable for r in runs} == {"reask"}
+    assert (
+        ItemResponse.objects.filter(reasked=True).count() == LLMCall.objects.filter(purpose="reask").count()
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paper_variant_options_from_the_command_line(reference_server) -> None:
+    run_cli(
+        "--study",
+        "paper",
+        "--endpoint-url",
+        reference_server,
+        "--models",
+        "ref-faithful",
+        "--values",
+        "competitive",
+        "--variant",
+        "paper",
+        "--on-unreadable",
+        "fail",
+        "--trials",
+        "2",
+    )
+    run = EvaluationRun.objects.get()
+    assert (run.prompt_variant, run.temperature, run.on_unreadable) == ("paper", None, "fail")
+    assert run.provenance["definitions"] == run.definitions_version
+    assert not LLMCall.objects.filter(purpose="reask").exists()
+    run_cli(
+        "--study",
+        "paper",
+        "--endpoint-url",
+        reference_server,
+        "--models",
+        "ref-faithful",
+        "--values",
+        "competitive",
+        "--temperature",
+        "none",
+        "--trials",
+        "1",
+    )
+    dialogue = EvaluationRun.objects.get(prompt_variant="dialogue")
+    assert dialogue.temperature is None
+    assert all("temperature" not in c.params for c in LLMCall.objects.filter(run=dialogue))

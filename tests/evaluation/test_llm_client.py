@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evaluation.llm import EndpointConfig, EndpointConfigError, LLMClient, probe_endpoint
+from evaluation.llm import EndpointConfig, EndpointConfigError, LLMClient, _pool_sizes, probe_endpoint
 from evaluation.reference_llm.server import ServerConfig, start_in_thread
 
 HELLO = [{"role": "user", "content": "Describe a prosocial person."}]
@@ -34,7 +34,15 @@ def test_success_is_one_recorded_attempt(reference_server: str) -> None:
     assert record.prompt_tokens
     assert record.completion_tokens
     assert record.params == {"model": "ref-faithful", "temperature": 0.0, "seed": 4}
+    assert record.not_sent == ()
     assert record.response_text == result.text
+
+
+def test_a_temperature_left_to_the_provider_is_not_sent_and_is_recorded_so(reference_server: str) -> None:
+    result = chat(EndpointConfig(base_url=reference_server), temperature=None, top_p=None, seed=4)
+    [record] = result.records
+    assert record.params == {"model": "ref-faithful", "seed": 4}
+    assert record.not_sent == ("temperature", "top_p")
 
 
 def test_rate_limits_are_retried_after_the_servers_delay_then_given_up() -> None:
@@ -179,3 +187,12 @@ def test_bodies_without_a_message_are_malformed_and_retried(body) -> None:
     assert len(result.records) == 2
     assert all(r.error.startswith("malformed response body") for r in result.records)
     assert all(r.response_text for r in result.records)
+
+
+@pytest.mark.parametrize(
+    ("connections", "sizes"),
+    [(1, [1]), (8, [8]), (9, [5, 4]), (10, [5, 5]), (64, [8] * 8), (65, [8] * 2 + [7] * 7)],
+)
+def test_connections_are_split_into_small_even_pools(connections: int, sizes: list[int]) -> None:
+    assert _pool_sizes(connections) == sizes
+    assert sum(sizes) == connections

@@ -113,3 +113,16 @@ def test_recorded_results_cannot_be_edited_in_the_admin(admin_client, scored_tri
     assert admin_client.post(f"/admin/evaluation/trial/{scored_trial.pk}/delete/").status_code == 403
     trial_page = admin_client.get(f"/admin/evaluation/trial/{scored_trial.pk}/change/").content.decode()
     assert "&lt;script&gt;" in trial_page
+
+
+def test_run_page_shows_the_protocol_and_the_software(browser, study, reference_endpoint) -> None:
+    run, _ = services.evaluation_run_create(
+        study=study,
+        endpoint=reference_endpoint,
+        design=services.RunDesign(model="ref-faithful", value="prosocial", prompt_variant="paper"),
+    )
+    page = " ".join(browser.get(f"/runs/{run.pk}/").content.decode().split())
+    assert "temperature none sent (provider default)" in page
+    assert "ask once more, then the extractor, then fail" in page
+    assert f"<th>software</th><td>{run.provenance['service_version']} · " in page
+    assert all(f"{name} {version}" in page for name, version in run.provenance["packages"].items())

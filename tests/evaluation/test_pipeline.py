@@ -119,7 +119,7 @@ def test_every_prompt_and_parameter_is_kept(study, reference_endpoint) -> None:
     assert [c.purpose for c in calls] == ["value_description", "goal"] + ["item"] * 6
     assert all(c.returned_model == "ref-faithful" and c.system_fingerprint for c in calls)
     assert calls[0].params["seed"] == trial.seed
-    assert calls[0].params["temperature"] == 0.0
+    assert calls[0].params["temperature"] == 1.0  # the dialogue variant's default
     assert len(trial.transcript) == 1 + 2 * 8
     assert set(run.prompt_versions) >= {"system", "value_description", "value_adoption", "goal", "item"}
     assert ItemResponse.objects.filter(trial=trial).count() == 6

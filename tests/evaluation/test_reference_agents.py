@@ -209,6 +209,10 @@ def test_decision_reply_carries_the_truth_in_headers(reference_server: str) -> N
         ({"model": "ref-faithful", "messages": []}, 400),
         ({"model": "ref-faithful", "messages": [{"role": "user"}]}, 400),
         ({"model": "ref-faithful", "messages": [{"role": "user", "content": "x"}], "stream": True}, 400),
+        (
+            {"model": "ref-faithful", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"},
+            400,
+        ),
         ([1, 2], 400),
     ],
 )
@@ -253,3 +257,143 @@ def test_a_taken_port_is_a_clear_error(reference_server: str) -> None:
 def test_fault_rates_are_validated() -> None:
     with pytest.raises(ValueError, match="fault rates"):
         ServerConfig(rate_500=0.7, rate_429=0.5)
+
+
+def paper_conversation(
+    value: str, item: svo.Item, *, order: str = "fixed", goal: bool = False, seed: int = 1
+):
+    """The paper's conversation up to one item, as the runner sends it (no system message)."""
+    presented = prompts.present_items(svo.PRIMARY_ITEMS, labels="letters", order=order, trial_seed=seed)
+    plan = prompts.plan_conversation(
+        value=value, strategy="goal" if goal else "plain", variant="paper", presented=presented
+    )
+    messages = [
+        {"role": "user", "content": plan.description_request or ""},
+        {"role": "assistant", "content": "."},
+        {"role": "user", "content": plan.task_preamble},
+    ]
+    goal_text = None
+    if plan.goal_request:
+        goal_text = agents.respond(
+            "ref-faithful", [*messages, {"role": "user", "content": plan.goal_request}]
+        ).text
+        messages += [
+            {"role": "user", "content": plan.goal_request},
+            {"role": "assistant", "content": goal_text},
+        ]
+    index = item.number - 1
+    messages.append({"role": "user", "content": plan.item_request(index, goal_text)})
+    return presented[index], messages
+
+
+@pytest.mark.parametrize("value", svo.VALUES)
+def test_agents_follow_the_papers_conversation(value: str) -> None:
+    presented = prompts.present_items(svo.PRIMARY_ITEMS, labels="letters", order="fixed", trial_seed=1)
+    plan = prompts.plan_conversation(value=value, strategy="goal", variant="paper", presented=presented)
+    description = agents.respond(
+        "ref-faithful", [{"role": "user", "content": plan.description_request or ""}]
+    )
+    assert (description.kind, description.value) == ("description", value)  # "hyper-competitive" included
+    asked = [
+        {"role": "user", "content": plan.description_request or ""},
+        {"role": "assistant", "content": description.text},
+        {"role": "user", "content": plan.task_preamble},
+        {"role": "user", "content": plan.goal_request or ""},
+    ]
+    goal = agents.respond("ref-faithful", asked)
+    assert (goal.kind, goal.value) == ("goal", value)
+    for item in svo.PRIMARY_ITEMS:
+        shown, messages = paper_conversation(value, item, goal=True)
+        reply = agents.respond("ref-faithful", messages, seed=2, temperature=1.0)
+        assert reply.kind == "decision"
+        assert reply.option in svo.optimal_options(value, item)  # the paper's "A: 85, 85" lines are read
+        assert reply.label == shown.label_of(reply.option)
+
+
+def test_the_papers_fifth_question_is_item_5_not_item_13() -> None:
+    _, messages = paper_conversation("prosocial", svo.ITEMS_BY_NUMBER[5])
+    assert agents.decision_number(messages[-1]["content"]) == 5
+    assert agents.respond("ref-random", messages, seed=1).option is not None
+
+
+def test_asked_again_the_agent_restates_its_choice() -> None:
+    _, messages = conversation("altruistic", svo.ITEMS_BY_NUMBER[3], order="random")
+    made = agents.respond("ref-prosocial-drift", messages, seed=5, temperature=1.0, unreadable_rate=1.0)
+    allocations = [svo.ITEMS_BY_NUMBER[3].allocation(o) for o in range(1, 10)]
+    assert extraction.parse_choice(
+        made.text, labels=prompts.option_labels("letters"), allocations=allocations
+    )
+    messages += [
+        {"role": "assistant", "content": made.text},
+        {"role": "user", "content": prompts.TEMPLATES["reask"]},
+    ]
+    again = agents.respond("ref-prosocial-drift", messages, seed=5, temperature=1.0, unreadable_rate=1.0)
+    assert again.kind == "restatement"
+    assert (again.label, again.option, again.allocation) == (made.label, made.option, made.allocation)
+    assert again.text == f"Sorry, that was unclear. I choose option {made.label}."
+    messages[-1] = {"role": "user", "content": prompts.TEMPLATES["paper.reask"]}
+    assert agents.respond(
+        "ref-prosocial-drift", messages, seed=5, temperature=1.0, unreadable_rate=1.0
+    ).text == (made.label)
+
+
+def test_unreadable_rate_words_decisions_for_an_extractor_only() -> None:
+    item = svo.ITEMS_BY_NUMBER[2]
+    allocations = [item.allocation(o) for o in range(1, 10)]
+    for seed in range(40):
+        _, messages = conversation("individualistic", item, seed=seed)
+        reply = agents.respond("ref-faithful", messages, seed=seed, unreadable_rate=1.0)
+        parsed = extraction.parse_choice(
+            reply.text, labels=prompts.option_labels("letters"), allocations=allocations
+        )
+        assert parsed.position is None, reply.text
+        assert reply.option == 9  # the choice itself is unchanged
+    with pytest.raises(ValueError, match="unreadable rate"):
+        ServerConfig(unreadable_rate=1.5)
+
+
+def test_faithful_agent_is_value_optimal_at_any_temperature() -> None:
+    for seed in range(30):
+        for item in svo.PRIMARY_ITEMS:
+            _, messages = conversation("competitive", item, order="random", seed=seed)
+            reply = agents.respond("ref-faithful", messages, seed=seed, temperature=2.0)
+            assert reply.allocation is not None
+            assert item.option_of(reply.allocation) in svo.optimal_options("competitive", item)
+
+
+def test_position_biased_agent_takes_the_first_option_at_its_documented_rate() -> None:
+    first = value_led = 0
+    n = 0
+    for seed in range(400):
+        for item in svo.PRIMARY_ITEMS:
+            shown, messages = conversation("individualistic", item, order="random", seed=seed)
+            if shown.order[0] in svo.optimal_options("individualistic", item):
+                continue  # the first option is also the value's choice: not telling
+            reply = agents.respond("ref-position-biased", messages, seed=seed, temperature=1.0)
+            n += 1
+            if reply.label == shown.labels[0]:
+                first += 1
+            else:
+                assert reply.allocation is not None
+                value_led += item.option_of(reply.allocation) in svo.optimal_options("individualistic", item)
+    share = first / n
+    p = agents.POSITION_BIAS_PROBABILITY
+    assert abs(share - p) < 4 * (p * (1 - p) / n) ** 0.5, (share, n)
+    assert value_led == n - first, "otherwise it decides like ref-faithful"
+    assert "0.3" in agents.PROFILES["ref-position-biased"].summary
+
+
+def test_a_request_without_temperature_is_answered_at_the_openai_default(reference_server: str) -> None:
+    differs = 0
+    for seed in range(12):
+        _, messages = conversation("competitive", svo.ITEMS_BY_NUMBER[4], seed=seed)
+        response = httpx.post(
+            f"{reference_server}/chat/completions",
+            json={"model": "ref-prosocial-drift", "messages": messages, "seed": seed},
+        )
+        at_default = agents.respond("ref-prosocial-drift", messages, seed=seed, temperature=1.0)
+        assert response.json()["choices"][0]["message"]["content"] == at_default.text
+        assert response.headers["x-reference-option"] == str(at_default.option)
+        at_zero = agents.respond("ref-prosocial-drift", messages, seed=seed, temperature=0.0)
+        differs += at_zero.option != at_default.option
+    assert differs, "temperature 1 samples, temperature 0 does not"

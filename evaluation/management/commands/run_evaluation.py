@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from io import StringIO
 from typing import Any
@@ -14,8 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evaluation import access, jobs, prompts, runner, selectors, services, svo
-from evaluation.llm import EndpointConfigError, probe_endpoint
+from evaluation import access, jobs, launch, prompts, runner, selectors, services, svo
 from evaluation.models import EvaluationRun, ModelEndpoint, Trial
 from evaluation.summary import CellSummary, Interval
 from hvae_site import validators
@@ -29,6 +29,22 @@ def _csv(raw: str) -> list[str]:
 
 def fail(message: str) -> CommandError:
     return CommandError(message, returncode=2)
+
+
+def parse_temperature(raw: str | None) -> services.TemperatureChoice:
+    """``--temperature``: absent, the variant's default; 'none', send none; else a number (range checked by the
+    service)."""
+    if raw is None:
+        return services.DEFAULT
+    if raw.strip().lower() == "none":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 2.0:  # also refuses nan and inf
+        raise fail(f"--temperature must be a number between 0 and 2 or 'none', got {raw!r}")
+    return value
 
 
 class Command(DatabaseCommand):
@@ -75,7 +91,12 @@ class Command(DatabaseCommand):
         parser.add_argument("--labels", default="letters", choices=["letters", "numbers"])
         parser.add_argument("--order", default="fixed", choices=["fixed", "reversed", "random"])
         parser.add_argument("--variant", default="dialogue", choices=list(prompts.VARIANTS))
-        parser.add_argument("--temperature", type=validators.arg_float(minimum=0.0, maximum=2.0), default=0.0)
+        parser.add_argument(
+            "--temperature",
+            default=None,
+            help="Sampling temperature 0..2, or 'none' to send none (the provider's default). Default: 1.0, "
+            "none for --variant paper.",
+        )
         parser.add_argument("--top-p", type=validators.arg_float(minimum=0.0, maximum=1.0), default=None)
         parser.add_argument("--max-tokens", type=validators.arg_int(minimum=1, maximum=100_000), default=400)
         parser.add_argument("--seed", type=validators.arg_int(), default=0)
@@ -98,6 +119,12 @@ class Command(DatabaseCommand):
             help="Saved endpoint name or base URL serving --extractor-model, if not the evaluated endpoint.",
         )
         parser.add_argument(
+            "--on-unreadable",
+            default="reask",
+            help="When no option can be read from an answer: reask (ask once more, then the extractor), "
+            "extract (the extractor only) or fail. Default: reask.",
+        )
+        parser.add_argument(
             "--fresh", action="store_true", help="Start new runs even if identical ones exist."
         )
         parser.add_argument("--json", action="store_true", help="Print only the summary as JSON on stdout.")
@@ -112,7 +139,6 @@ class Command(DatabaseCommand):
             raise fail(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
         if jobs.broker_configured():
             err.print(f"Queued Celery batches for {len(run_ids)} runs; waiting for workers.")
-            jobs.enqueue_batches(run_ids)
             self.wait_with_progress(run_ids, err, poll=True)
         else:
             err.print("No CELERY_BROKER_URL: running in-process.")
@@ -144,21 +170,9 @@ class Command(DatabaseCommand):
         if options["concurrency"] is not None and options["concurrency"] <= 0:
             raise fail("--concurrency must be at least 1")
         options["owner_user"] = self.resolve_owner(options["owner"])
+        temperature = parse_temperature(options["temperature"])
         endpoint = self.resolve_endpoint(options)
-        try:
-            listed = probe_endpoint(services.endpoint_config(endpoint))
-        except EndpointConfigError as exc:
-            raise fail(str(exc)) from exc
-        services.endpoint_note_models(endpoint=endpoint, listed=listed)
         extractor_endpoint = self.resolve_extractor_endpoint(options)
-        wanted = models + (
-            [options["extractor_model"]] if options["extractor_model"] and not extractor_endpoint else []
-        )
-        missing = [m for m in wanted if listed and m not in listed]
-        if missing:
-            raise fail(
-                f"the endpoint does not serve model(s) {', '.join(missing)}; it lists {', '.join(listed)}"
-            )
         study = (
             services.study_get_or_create(name=options["study"], owner=options["owner_user"])
             if not options["study"].isdigit()
@@ -167,40 +181,42 @@ class Command(DatabaseCommand):
         study = study or services.study_find(name_or_id=options["study"])
         if study is None:
             raise fail(f"no study with id {options['study']}")
-        run_ids = []
+        designs = [
+            services.RunDesign(
+                model=model,
+                value=value,
+                strategy=strategy,
+                n_trials=options["trials"],
+                prompt_variant=options["variant"],
+                item_set=options["items"],
+                option_labels=options["labels"],
+                option_order=options["order"],
+                temperature=temperature,
+                top_p=options["top_p"],
+                max_tokens=options["max_tokens"],
+                seed=options["seed"],
+                extractor_model=options["extractor_model"],
+                on_unreadable=options["on_unreadable"],
+            )
+            for model in models
+            for value in values
+            for strategy in strategies
+        ]
         try:
-            for model in models:
-                for value in values:
-                    for strategy in strategies:
-                        design = services.RunDesign(
-                            model=model,
-                            value=value,
-                            strategy=strategy,
-                            n_trials=options["trials"],
-                            prompt_variant=options["variant"],
-                            item_set=options["items"],
-                            option_labels=options["labels"],
-                            option_order=options["order"],
-                            temperature=options["temperature"],
-                            top_p=options["top_p"],
-                            max_tokens=options["max_tokens"],
-                            seed=options["seed"],
-                            extractor_model=options["extractor_model"],
-                        )
-                        run, _ = services.evaluation_run_create(
-                            study=study,
-                            endpoint=endpoint,
-                            design=design,
-                            extractor_endpoint=extractor_endpoint,
-                            reuse_existing=not options["fresh"],
-                        )
-                        run_ids.append(run.pk)
+            started = launch.evaluation_runs_start(
+                study=study,
+                endpoint=endpoint,
+                designs=designs,
+                extractor_endpoint=extractor_endpoint,
+                reuse_existing=not options["fresh"],
+                start=jobs.broker_configured(),
+            )
         except DomainError as exc:
             raise fail(exc.message) from exc
-        return run_ids
+        return [run.pk for run in started.runs]
 
     def resolve_extractor_endpoint(self, options: dict[str, Any]) -> ModelEndpoint | None:
-        """The extractor's own endpoint, checked before any call: reachable and serving the extractor model."""
+        """The extractor's own endpoint, if one is named (the run-start service checks it before any call)."""
         where = options["extractor_endpoint"]
         if not where:
             return None
@@ -217,12 +233,6 @@ class Command(DatabaseCommand):
             if found is None:
                 raise fail(f"no saved endpoint named {where!r}")
             endpoint = found
-        try:
-            listed = probe_endpoint(services.endpoint_config(endpoint))
-        except EndpointConfigError as exc:
-            raise fail(f"extractor endpoint: {exc}") from exc
-        if listed and options["extractor_model"] not in listed:
-            raise fail(f"the extractor endpoint does not serve model {options['extractor_model']}")
         return endpoint
 
     def resolve_endpoint(self, options: dict[str, Any]) -> ModelEndpoint:

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--hang-seconds", type=float, default=30.0, help="How long a hang lasts.")
         parser.add_argument("--rate-malformed", type=float, default=0.0, help="Share with a broken body.")
         parser.add_argument("--fault-seed", type=int, default=0)
+        parser.add_argument(
+            "--unreadable-rate",
+            type=float,
+            default=0.0,
+            help="Share of decisions worded so that only an extractor reads them (payoffs in words).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -38,6 +44,7 @@ class Command(BaseCommand):
                 hang_seconds=options["hang_seconds"],
                 rate_malformed=options["rate_malformed"],
                 fault_seed=options["fault_seed"],
+                unreadable_rate=options["unreadable_rate"],
             )
         except ValueError as exc:
             raise CommandError(str(exc), returncode=2) from exc
