@@ -17,7 +17,7 @@ from django.core.cache import cache
 
 from evaluation import prompts, svo
 from evaluation.models import Study
-from stats import comparison, consistency, plots, validation
+from stats import comparison, consistency, human_selectors, plots, validation
 from stats import selectors as stats_selectors
 
 REPORT_VERSION = "hvae-report/2"
@@ -235,11 +235,13 @@ def build_report(
         "consistency": consistency_section(trials, seed=seed, n_boot=n_boot),
         "human": human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
         "methods": methods_section(study),
+        "humans": human_selectors.humans_section(study, trials, include_flagged=include_flagged),
     }
 
 
 def _cache_key(study: Study, include_flagged: bool, seed: int, n_boot: int) -> str:
     state = f"{REPORT_VERSION}|{seed}|{n_boot}|{stats_selectors.report_state(study=study)}"
+    state += human_selectors.humans_state(study=study)
     digest = hashlib.sha256(state.encode()).hexdigest()[:24]
     return f"hvae:report:{study.pk}:{int(include_flagged)}:{digest}"
 
