@@ -1,11 +1,11 @@
 """Many people taking the SVO slider at once: page times and that nothing is lost or stored twice.
 
-    .venv/bin/python benchmarks/participants.py [--participants 200] [--workers 2] [--threads 16]
+    .venv/bin/python benchmarks/participants.py [--participants 200] [--workers 2] [--threads 16] [--ramp 0]
 
 Serves the site with gunicorn on a free loopback port (``DATABASE_URL`` when set, PostgreSQL recommended; else
-a fresh SQLite file), makes a study and a participant link (``--induce random``), then every participant at once,
-each with their own cookies: opens the link, consents, reads the instructions, loads the sliders and submits
-them, and is shown the completion page. Each then submits the same answers twice more at the same moment
+a fresh SQLite file), makes a study and a participant link (``--induce random``), then every participant at once
+(or arriving uniformly over ``--ramp`` seconds), each with their own cookies: opens the link, consents, reads
+the instructions, loads the sliders and submits them, and is shown the completion page. Each then submits the same answers twice more at the same moment
 (a double click), which must be refused. Printed: p50/p95/max per page and over all pages, the participants,
 response sets and item answers stored, and the induction arms.
 """
@@ -69,12 +69,14 @@ async def participant(
     base: str,
     path: str,
     number: int,
+    ramp: float,
     timings: Timings,
     outcomes: Counter[str],
     sent: dict[str, dict[int, int]],
 ) -> None:
     pid = f"bench-{number:04d}"
     rng = random.Random(number)
+    await asyncio.sleep(rng.uniform(0, ramp))
     async with httpx.AsyncClient(base_url=base, timeout=120.0) as client:
         link = f"{path}?PROLIFIC_PID={pid}&STUDY_ID=bench&SESSION_ID=s{number}"
         page = await timings.request("consent page", client, "GET", link)
@@ -119,12 +121,12 @@ async def participant(
 
 
 async def crowd(
-    base: str, path: str, n: int
+    base: str, path: str, n: int, ramp: float
 ) -> tuple[Timings, Counter[str], dict[str, dict[int, int]], float]:
     timings, outcomes = Timings(), Counter[str]()
     sent: dict[str, dict[int, int]] = {}
     started = time.perf_counter()
-    await asyncio.gather(*(participant(base, path, k, timings, outcomes, sent) for k in range(n)))
+    await asyncio.gather(*(participant(base, path, k, ramp, timings, outcomes, sent) for k in range(n)))
     return timings, outcomes, sent, time.perf_counter() - started
 
 
@@ -135,11 +137,18 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="Spread the arrivals uniformly over this many seconds (0: all at once).",
+    )
     args = parser.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="hvae-bench-")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{scratch}/bench.sqlite3")
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key")
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")  # persistent connections, as in production
     os.environ["DJANGO_SETTINGS_MODULE"] = "hvae_site.settings"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -177,14 +186,15 @@ def main() -> None:
     )
     try:
         wait_for(base)
-        timings, outcomes, sent, elapsed = asyncio.run(crowd(base, path, args.participants))
+        timings, outcomes, sent, elapsed = asyncio.run(crowd(base, path, args.participants, args.ramp))
     finally:
         server.terminate()
         server.wait(timeout=30)
 
     print(
         f"{args.participants} participants at once on {base} (gunicorn {args.workers}x{args.threads} threads, "
-        f"{django.db.connection.vendor}): {elapsed:.1f} s in all"
+        f"{django.db.connection.vendor}): {elapsed:.1f} s in all, "
+        f"{sum(len(v) for v in timings.pages.values()) / elapsed:.0f} pages/s, arrivals spread over {args.ramp:g} s"
     )
     every: list[float] = []
     print(f"{'page':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
