@@ -3,9 +3,9 @@ trials as the plain records ``stats.humans`` takes."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.db.models import Count, Max
 
@@ -50,37 +50,28 @@ def human_responses(*, study: Study) -> list[humans.HumanResponse]:
     ]
 
 
-def _float(value: Any) -> float | None:
-    if value is None or value is pd.NA:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def model_trials(trials: pd.DataFrame) -> list[humans.ModelTrial]:
-    """The scored trials with an angle, from the report's trials frame (``stats.selectors.trials_frame``)."""
+def model_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The scored trials with an angle, from the report's trials frame (``stats.selectors.trials_frame``), with
+    the fields of ``stats.humans.ModelTrial`` as columns."""
     scored = trials[trials["status"] == SCORED]
-    records = []
-    for row in scored.to_dict(orient="records"):
-        angle = _float(row["angle"])
-        if angle is None:
-            continue
-        hit = row["category_hit"]
-        records.append(
-            humans.ModelTrial(
-                model=str(row["model"]),
-                value=str(row["value"]),
-                strategy=str(row["strategy"]),
-                run=int(row["run_id"]),
-                trial=int(row["trial"]),
-                angle=angle,
-                category=str(row["category"]) if row["category"] else None,
-                value_rationality=_float(row["value_rationality"]),
-                category_hit=None if hit is None or hit is pd.NA else bool(hit),
-                reference_agent=bool(row["reference_agent"]),
-            )
-        )
-    return records
+    frame = pd.DataFrame(
+        {
+            "model": scored["model"].astype(str),
+            "value": scored["value"].astype(str),
+            "strategy": scored["strategy"].astype(str),
+            "run": scored["run_id"].astype(np.int64),
+            "trial": scored["trial"].astype(np.int64),
+            "angle": pd.to_numeric(scored["angle"], errors="coerce").astype(np.float64),
+            "category": scored["category"].astype(object).where(scored["category"].astype(bool), None),
+            "value_rationality": pd.to_numeric(scored["value_rationality"], errors="coerce").astype(
+                np.float64
+            ),
+            "category_hit": scored["category_hit"].astype(object),
+            "reference_agent": scored["reference_agent"].astype(bool),
+        },
+        columns=list(humans.ModelTrial._fields),
+    )
+    return frame[np.isfinite(frame["angle"])]
 
 
 def humans_state(*, study: Study) -> str:

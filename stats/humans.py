@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import product
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -42,8 +42,7 @@ WILSON_METHOD = "proportion; 95% CI: Wilson (1927) score interval (scipy binomte
 NEWCOMBE_METHOD = "difference of proportions (model - humans); 95% CI: Newcombe (1998) hybrid score interval"
 
 
-@dataclass(frozen=True)
-class HumanResponse:
+class HumanResponse(NamedTuple):
     """One wave of one participant, as scored by ``evaluation.svo`` when it was submitted."""
 
     participant: int
@@ -57,8 +56,7 @@ class HumanResponse:
     flagged: bool  # straight-lined or implausibly fast
 
 
-@dataclass(frozen=True)
-class ModelTrial:
+class ModelTrial(NamedTuple):
     """One scored trial of a model (one fresh conversation)."""
 
     model: str
@@ -71,6 +69,17 @@ class ModelTrial:
     value_rationality: float | None
     category_hit: bool | None
     reference_agent: bool = False
+
+
+Models: TypeAlias = pd.DataFrame | Sequence[ModelTrial]
+"""Model trials as records, or as a frame with ``ModelTrial``'s fields as columns (what a report passes: studies
+have 100,000s of trials)."""
+
+
+def models_frame(models: Models) -> pd.DataFrame:
+    if isinstance(models, pd.DataFrame):
+        return models
+    return pd.DataFrame(list(models), columns=list(ModelTrial._fields))
 
 
 # --- Small estimators -----------------------------------------------------------------------------------------
@@ -261,7 +270,7 @@ class Distribution:
 def distribution(
     who: str, value: str, angles: Sequence[float], categories: Iterable[str | None], **extra: Any
 ) -> Distribution:
-    counts = Counter(category for category in categories if category)
+    counts = Counter(category for category in categories if isinstance(category, str) and category)
     data = np.asarray(angles, dtype=np.float64)
     clipped = np.clip(data, ANGLE_EDGES[0], ANGLE_EDGES[-1])
     histogram, _ = np.histogram(clipped, bins=np.asarray(ANGLE_EDGES))
@@ -327,29 +336,24 @@ class ValueInduction:
         }
 
 
-def value_induction(
-    value: str, humans: Sequence[HumanResponse], models: Sequence[ModelTrial]
-) -> ValueInduction:
+def value_induction(value: str, humans: Sequence[HumanResponse], models: Models) -> ValueInduction:
     """People induced with ``value`` next to every model (and prompting strategy) induced with it."""
     people = [h for h in humans if h.value == value]
     human_vr = [h.value_rationality for h in people if h.value_rationality is not None]
     human_hits = [h.category_hit for h in people if h.category_hit is not None]
     human_rate = proportion(sum(human_hits), len(human_hits))
     reference = random_responder()
+    frame = models_frame(models)
     rows = []
-    groups: dict[tuple[str, str], list[ModelTrial]] = {}
-    for trial in models:
-        if trial.value == value:
-            groups.setdefault((trial.model, trial.strategy), []).append(trial)
-    for (model, strategy), trials in sorted(groups.items()):
-        vr = [t.value_rationality for t in trials if t.value_rationality is not None]
-        hits = [t.category_hit for t in trials if t.category_hit is not None]
-        rate = proportion(sum(hits), len(hits))
+    for (model, strategy), trials in frame[frame["value"] == value].groupby(["model", "strategy"], sort=True):
+        vr = pd.to_numeric(trials["value_rationality"], errors="coerce").dropna().tolist()
+        hits = trials["category_hit"].dropna().astype(bool)
+        rate = proportion(int(hits.sum()), len(hits))
         rows.append(
             ModelInduction(
-                model=model,
-                strategy=strategy,
-                reference_agent=any(t.reference_agent for t in trials),
+                model=str(model),
+                strategy=str(strategy),
+                reference_agent=bool(trials["reference_agent"].any()),
                 value_rationality=comparison.mean_estimate(vr),
                 hit_rate=rate,
                 vr_difference=comparison.mean_difference(human_vr, vr),
@@ -401,21 +405,19 @@ def human_retest(humans: Sequence[HumanResponse]) -> Retest:
     )
 
 
-def model_retest(model: str, trials: Sequence[ModelTrial]) -> Retest:
+def model_retest(model: str, models: Models) -> Retest:
     """The matching design for a model: consecutive repeated trials of one configuration (trials 1 and 2, 3 and
     4, ... of each run) are one respondent measured twice; pairs from all its configurations are pooled."""
-    cells: dict[tuple[str, str, int], list[ModelTrial]] = {}
-    for t in trials:
-        if t.model == model:
-            cells.setdefault((t.value, t.strategy, t.run), []).append(t)
-    pairs: list[tuple[ModelTrial, ModelTrial]] = []
-    for _, cell in sorted(cells.items()):
-        ordered = sorted(cell, key=lambda t: t.trial)
-        pairs.extend(zip(ordered[0::2], ordered[1::2], strict=False))
+    frame = models_frame(models)
+    keys = ["value", "strategy", "run"]
+    mine = frame[frame["model"] == model].sort_values([*keys, "trial"], kind="stable")
+    index = mine.groupby(keys, sort=False).cumcount()
+    mine = mine.assign(pair=index // 2, side=index % 2)
+    pairs = mine[mine["side"] == 0].merge(mine[mine["side"] == 1], on=[*keys, "pair"], suffixes=("_1", "_2"))
     return Retest(
         who=model,
-        icc=icc_a1([a.angle for a, _ in pairs], [b.angle for _, b in pairs]),
-        category_agreement=accuracy([a.category for a, _ in pairs], [b.category for _, b in pairs]),
+        icc=icc_a1(pairs["angle_1"].tolist(), pairs["angle_2"].tolist()),
+        category_agreement=accuracy(pairs["category_1"].tolist(), pairs["category_2"].tolist()),
         design="consecutive repeated trials of one configuration as one respondent measured twice",
     )
 
@@ -424,7 +426,7 @@ def model_retest(model: str, trials: Sequence[ModelTrial]) -> Retest:
 
 
 def humans_vs_models(
-    humans: Sequence[HumanResponse], models: Sequence[ModelTrial], *, include_flagged: bool = False
+    humans: Sequence[HumanResponse], models: Models, *, include_flagged: bool = False
 ) -> dict[str, Any]:
     """The report's ``humans`` section (JSON-ready)."""
     kept = [h for h in humans if include_flagged or not h.flagged]
@@ -434,19 +436,17 @@ def humans_vs_models(
         for arm in ARMS
         if (group := [h for h in first if h.value == arm])
     ]
-    cells: dict[tuple[str, str, str], list[ModelTrial]] = {}
-    for t in models:
-        cells.setdefault((t.model, t.value, t.strategy), []).append(t)
+    frame = models_frame(models)
     distributions += [
         distribution(
-            model,
-            value,
-            [t.angle for t in trials],
-            [t.category for t in trials],
-            strategy=strategy,
-            reference_agent=any(t.reference_agent for t in trials),
+            str(model),
+            str(value),
+            trials["angle"].tolist(),
+            trials["category"].tolist(),
+            strategy=str(strategy),
+            reference_agent=bool(trials["reference_agent"].any()),
         )
-        for (model, value, strategy), trials in sorted(cells.items())
+        for (model, value, strategy), trials in frame.groupby(["model", "value", "strategy"], sort=True)
     ]
     induced = sorted({h.value for h in first} - {NO_INDUCTION}, key=svo.VALUES.index)
     flagged = [h for h in humans if h.flagged]
@@ -462,10 +462,12 @@ def humans_vs_models(
         "transitive": proportion(sum(1 for h in first if h.transitive), len(first)).to_dict(),
         "angle_edges": list(ANGLE_EDGES),
         "distributions": [d.to_dict() for d in distributions],
-        "induction": [value_induction(value, first, models).to_dict() for value in induced],
+        "induction": [value_induction(value, first, frame).to_dict() for value in induced],
         "retest": {
             "humans": human_retest(kept).to_dict(),
-            "models": [model_retest(model, models).to_dict() for model in sorted({t.model for t in models})],
+            "models": [
+                model_retest(str(model), frame).to_dict() for model in sorted(frame["model"].unique())
+            ],
         },
         "random_responder": random_responder().to_dict(),
         "methods": {
