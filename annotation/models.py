@@ -314,3 +314,8 @@ class SvoItemAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.item}: option {self.option}"
+
+    @property
+    def stop_from_left(self) -> int:
+        """Where the chosen stop was on screen, 1 (left) to 9: the option itself, or mirrored under version B."""
+        return 10 - self.option if self.reversed_slider else self.option

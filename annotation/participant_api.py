@@ -82,9 +82,11 @@ class SvoLinkListApi(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class AnswerOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    stop_from_left = serializers.IntegerField(read_only=True)
+
     class Meta:
         model = SvoItemAnswer
-        fields = ["item", "option", "position", "reversed_slider", "changed_at", "seconds"]
+        fields = ["item", "option", "position", "reversed_slider", "stop_from_left", "changed_at", "seconds"]
 
 
 class ResponseSetOutput(serializers.ModelSerializer):  # type: ignore[type-arg]

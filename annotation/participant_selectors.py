@@ -213,6 +213,7 @@ EXPORT_COLUMNS = (
     "item",
     "option",
     "position",
+    "stop_from_left",
     "changed_at",
     "seconds",
 )
@@ -256,6 +257,7 @@ def response_export_rows(*, study: Study) -> list[dict[str, Any]]:
                 "item": answer.item,
                 "option": answer.option,
                 "position": answer.position,
+                "stop_from_left": answer.stop_from_left,
                 "changed_at": answer.changed_at,
                 "seconds": answer.seconds,
             }

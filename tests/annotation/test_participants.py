@@ -4,10 +4,12 @@ under either slider direction, nothing stored twice, balanced induction, and a r
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
@@ -109,6 +111,9 @@ def test_scores_equal_score_primary_on_the_same_choices_under_either_direction(
     assert stored.definitions_version == svo.DEFINITIONS_VERSION
     assert {a.item: a.option for a in stored.answers.all()} == PATTERN
     assert {a.reversed_slider for a in stored.answers.all()} == {reversed_slider}
+    assert {a.item: a.stop_from_left for a in stored.answers.all()} == {
+        n: (10 - o if reversed_slider else o) for n, o in PATTERN.items()
+    }
     order = selectors.item_order(participant=participant, wave=1)
     assert [a.item for a in stored.answers.order_by("position")] == order
 
@@ -345,3 +350,33 @@ def test_a_tampered_retest_link_is_refused(link: SvoLink) -> None:
     token = selectors.retest_token(participant=participant)
 
     assert client.get(reverse("svo-retest", kwargs={"token": token[:-3] + "abc"})).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_submissions_of_one_wave_store_one_response_set(study: Study) -> None:
+    link = services.svo_link_create(study=study)
+    participant, _ = services.participant_join(link=link, participant_id="double-click")
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        barrier.wait()
+        try:
+            services.svo_responses_submit(
+                participant=participant, wave=1, submission=services.Submission(PATTERN)
+            )
+            outcomes.append("stored")
+        except services.AlreadySubmitted:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["refused", "refused", "refused", "stored"]
+    assert SvoResponseSet.objects.count() == 1
+    assert SvoItemAnswer.objects.count() == 6
