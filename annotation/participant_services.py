@@ -116,7 +116,7 @@ def participant_join(
     random draw seeded with the link's seed and the admission number; the slider direction is balanced the
     same way. Admissions on one link are serialised by a row lock so concurrent joins keep the arms balanced.
     """
-    locked = SvoLink.objects.select_for_update().select_related("study").get(pk=link.pk)
+    locked = SvoLink.objects.select_for_update(of=("self",)).select_related("study").get(pk=link.pk)
     existing = Participant.objects.filter(link=locked, participant_id=participant_id).first()
     if existing is not None:
         return existing, False
@@ -240,7 +240,11 @@ def _scores(choices: list[int], value: str) -> dict[str, Any]:
 def svo_responses_submit(*, participant: Participant, wave: int, submission: Submission) -> SvoResponseSet:
     """Score and store one wave of a participant's answers, once: a second submission of the same wave raises
     ``AlreadySubmitted`` and stores nothing (a database constraint backs the check under concurrency)."""
-    locked = Participant.objects.select_for_update().select_related("link__study").get(pk=participant.pk)
+    locked = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("link__study")
+        .get(pk=participant.pk)
+    )
     if wave not in (1, selectors.RETEST_WAVE):
         raise DomainError(f"wave must be 1 or 2, got {wave}.", field="wave")
     items = selectors.administered_items(link=locked.link)
