@@ -120,9 +120,18 @@ async def participant(
             outcomes[f"repeated submission {response.status_code}"] += 1
 
 
+async def warm_up(base: str, requests: int) -> None:
+    """Every worker thread serves a page first (Django imports its URL configuration, and with it the views,
+    on a worker's first request): the crowd then measures a running site, not its start."""
+    async with httpx.AsyncClient(base_url=base, timeout=120.0) as client:
+        for _ in range(2):
+            await asyncio.gather(*(client.get("/health") for _ in range(requests)))
+
+
 async def crowd(
-    base: str, path: str, n: int, ramp: float
+    base: str, path: str, n: int, ramp: float, n_threads: int
 ) -> tuple[Timings, Counter[str], dict[str, dict[int, int]], float]:
+    await warm_up(base, 2 * n_threads)
     timings, outcomes = Timings(), Counter[str]()
     sent: dict[str, dict[int, int]] = {}
     started = time.perf_counter()
@@ -186,7 +195,9 @@ def main() -> None:
     )
     try:
         wait_for(base)
-        timings, outcomes, sent, elapsed = asyncio.run(crowd(base, path, args.participants, args.ramp))
+        timings, outcomes, sent, elapsed = asyncio.run(
+            crowd(base, path, args.participants, args.ramp, args.workers * args.threads)
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
