@@ -194,3 +194,133 @@ class HumanJudgmentAdmin(StudyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# --- People taking the SVO slider -------------------------------------------------------------------------------
+
+from annotation import participant_selectors, participant_services  # noqa: E402
+from annotation.models import Participant, SvoItemAnswer, SvoLink, SvoResponseSet  # noqa: E402
+from evaluation.admin import ReadOnlyInline  # noqa: E402
+
+
+@admin.register(SvoLink)
+class SvoLinkAdmin(StudyScopedAdmin):
+    """Participant links: made here (through the same service as the API and the command), then read-only."""
+
+    list_display = [
+        "id",
+        "study",
+        "induce",
+        "items",
+        "retest_after_hours",
+        "quota",
+        "participant_count",
+        "created_at",
+    ]
+    list_filter = ["study", "induce", "items"]
+    fields = [
+        "study",
+        "induce",
+        "items",
+        "retest_after_hours",
+        "quota",
+        "seed",
+        "participant_link",
+        "created_at",
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SvoLink | None = None) -> list[str]:
+        if obj is None:
+            return ["participant_link", "created_at"]
+        return [str(name) for name in self.fields or ()]
+
+    def save_model(self, request: HttpRequest, obj: SvoLink, form: Any, change: bool) -> None:
+        if change:
+            return  # a link's design never changes once people may have used it
+        link = participant_services.svo_link_create(
+            study=obj.study,
+            induce=obj.induce,
+            items=obj.items,
+            retest_after_hours=obj.retest_after_hours,
+            quota=obj.quota,
+            seed=obj.seed,
+            created_by=access.researcher(request.user),
+        )
+        obj.pk, obj.token, obj.created_at = link.pk, link.token, link.created_at
+        obj._state.adding = False
+
+    @admin.display(description="participants")
+    def participant_count(self, link: SvoLink) -> int:
+        return link.participants.count()
+
+    @admin.display(description="link for participants")
+    def participant_link(self, link: SvoLink) -> SafeString | str:
+        if link.pk is None:
+            return "made when saved"
+        url = participant_selectors.svo_link_url(link=link)
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+class SvoResponseSetInline(ReadOnlyInline):
+    model = SvoResponseSet
+    fields = [
+        "wave",
+        "angle",
+        "category",
+        "value_rationality",
+        "transitive",
+        "straight_lined",
+        "too_fast",
+        "submitted_at",
+    ]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(StudyScopedAdmin):
+    study_path = "link__study"
+    list_display = ["participant_id", "link", "assigned_value", "reversed_slider", "consented_at", "waves"]
+    list_filter = ["link", "assigned_value", "reversed_slider"]
+    search_fields = ["participant_id"]
+    readonly_fields = [f.name for f in Participant._meta.fields if f.name != "retest_key"]
+    exclude = ["retest_key"]
+    inlines = [SvoResponseSetInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # people join through their link
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # never deleted: their answers are kept and flagged
+
+    @admin.display(description="waves done")
+    def waves(self, participant: Participant) -> str:
+        return ", ".join(str(r.wave) for r in participant.response_sets.all()) or "–"
+
+
+class SvoItemAnswerInline(ReadOnlyInline):
+    model = SvoItemAnswer
+    fields = ["position", "item", "option", "reversed_slider", "changed_at", "seconds"]
+    show_change_link = False
+
+
+@admin.register(SvoResponseSet)
+class SvoResponseSetAdmin(StudyScopedAdmin):
+    study_path = "participant__link__study"
+    list_display = [
+        "participant",
+        "wave",
+        "value",
+        "angle",
+        "category",
+        "value_rationality",
+        "straight_lined",
+        "too_fast",
+    ]
+    list_filter = ["wave", "value", "category", "straight_lined", "too_fast", "transitive"]
+    readonly_fields = [f.name for f in SvoResponseSet._meta.fields]
+    inlines = [SvoItemAnswerInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -163,3 +164,158 @@ class HumanJudgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.label_studio_annotation_id} on {self.task}"
+
+
+# --- People taking the SVO slider themselves: the human baseline on the models' task --------------------------
+
+INDUCE_NONE = "none"
+INDUCE_RANDOM = "random"
+INDUCE_CHOICES = [(INDUCE_NONE, INDUCE_NONE), *VALUE_CHOICES, (INDUCE_RANDOM, INDUCE_RANDOM)]
+ITEM_SET_CHOICES = [("primary", "primary items 1-6"), ("all", "all 15 items")]
+
+
+class SvoLink(models.Model):
+    """A signed link through which people take the SVO slider for a study, optionally under value induction."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="svo_links")
+    induce = models.CharField(
+        max_length=20,
+        choices=INDUCE_CHOICES,
+        default=INDUCE_NONE,
+        help_text="The value whose description participants read first; random assigns one per participant, "
+        "balanced over the four values.",
+    )
+    items = models.CharField(max_length=10, choices=ITEM_SET_CHOICES, default="primary")
+    retest_after_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Hours after the first wave when the retest opens (blank: no retest).",
+    )
+    quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Participants admitted (blank: no limit)."
+    )
+    seed = models.BigIntegerField(default=0, help_text="Breaks ties between equally filled induction arms.")
+    token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "SVO participant link"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quota__isnull=True) | Q(quota__gt=0), name="svo_link_positive_quota"
+            ),
+            models.CheckConstraint(
+                condition=Q(retest_after_hours__isnull=True) | Q(retest_after_hours__gte=0),
+                name="svo_link_retest_hours",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SVO link {self.pk} of {self.study} (induce {self.induce}, {self.items} items)"
+
+
+class Participant(models.Model):
+    """A person who consented through an SVO link. Never deleted: their responses are flagged instead."""
+
+    link = models.ForeignKey(SvoLink, on_delete=models.CASCADE, related_name="participants")
+    participant_id = models.CharField(
+        max_length=200, help_text="Crowd-platform id (PROLIFIC_PID) or our own."
+    )
+    platform_study_id = models.CharField(max_length=200, blank=True)
+    platform_session_id = models.CharField(max_length=200, blank=True)
+    assigned_value = models.CharField(
+        max_length=20, choices=VALUE_CHOICES, blank=True, help_text="The induced value (blank: none)."
+    )
+    reversed_slider = models.BooleanField(
+        default=False,
+        help_text="Murphy's version B: every slider runs from option 9 on the left to option 1.",
+    )
+    order_seed = models.BigIntegerField(help_text="Seeds the random item order of each wave.")
+    retest_key = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe, editable=False)
+    consented_at = models.DateTimeField()
+    consent_version = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["link_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["link", "participant_id"], name="participant_unique_per_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"participant {self.participant_id}"
+
+
+class SvoResponseSet(models.Model):
+    """One wave of one participant's slider answers, scored by ``evaluation.svo`` when submitted."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="response_sets")
+    wave = models.PositiveSmallIntegerField(help_text="1: first administration; 2: the retest.")
+    items = models.CharField(max_length=10, choices=ITEM_SET_CHOICES)
+    definitions_version = models.CharField(max_length=40)
+    value = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True, help_text="Induced value.")
+    angle = models.FloatField()
+    category = models.CharField(max_length=20, choices=VALUE_CHOICES)
+    mean_self = models.FloatField()
+    mean_other = models.FloatField()
+    transitive = models.BooleanField()
+    inequality_aversion = models.FloatField(null=True, blank=True)
+    value_rationality = models.FloatField(null=True, blank=True, help_text="For the induced value.")
+    angular_deviation = models.FloatField(null=True, blank=True, help_text="For the induced value.")
+    category_hit = models.BooleanField(null=True, blank=True, help_text="Category equals the induced value.")
+    scores = models.JSONField(default=dict, help_text="Every value's VR and deviation, secondary distances.")
+    straight_lined = models.BooleanField(help_text="Every item answered with the same option.")
+    too_fast = models.BooleanField(help_text="Median seconds per item below the plausibility threshold.")
+    median_item_seconds = models.FloatField(null=True, blank=True)
+    page_seconds = models.FloatField(null=True, blank=True, help_text="Server time from page to submission.")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["participant_id", "wave"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "wave"], name="svo_response_set_unique_wave"),
+            models.CheckConstraint(condition=Q(wave__in=[1, 2]), name="svo_response_set_wave"),
+        ]
+
+    def __str__(self) -> str:
+        return f"wave {self.wave} of {self.participant}"
+
+
+class SvoItemAnswer(models.Model):
+    """One slider: the Murphy option chosen, where the item was shown, in which direction, and for how long."""
+
+    response_set = models.ForeignKey(SvoResponseSet, on_delete=models.CASCADE, related_name="answers")
+    item = models.PositiveSmallIntegerField()
+    option = models.PositiveSmallIntegerField(
+        help_text="Murphy's option 1-9, whatever the display direction."
+    )
+    position = models.PositiveSmallIntegerField(help_text="1-based place of the item on the page.")
+    reversed_slider = models.BooleanField(help_text="Shown with option 9 on the left (version B).")
+    changed_at = models.FloatField(
+        null=True, blank=True, help_text="Seconds after the page opened of the slider's last change."
+    )
+    seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds since the previous item's last change (page opening for the first).",
+    )
+
+    class Meta:
+        ordering = ["response_set_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["response_set", "item"], name="svo_answer_unique_item"),
+            models.CheckConstraint(condition=Q(option__gte=1, option__lte=9), name="svo_answer_option_range"),
+            models.CheckConstraint(condition=Q(item__gte=1, item__lte=15), name="svo_answer_item_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item}: option {self.option}"
+
+    @property
+    def stop_from_left(self) -> int:
+        """Where the chosen stop was on screen, 1 (left) to 9: the option itself, or mirrored under version B."""
+        return 10 - self.option if self.reversed_slider else self.option

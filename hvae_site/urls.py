@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from annotation import api as annotation_api
+from annotation import participant_api, participant_views
 from annotation import views as annotation_views
 from evaluation import access
 from evaluation import api as evaluation_api
@@ -48,6 +49,9 @@ api_v1 = [
     path("batches", annotation_api.BatchListApi.as_view(), name="batch-list"),
     path("raters", annotation_api.RaterListApi.as_view(), name="rater-list"),
     path("judgments", annotation_api.JudgmentListApi.as_view(), name="judgment-list"),
+    path("svo-links", participant_api.SvoLinkListApi.as_view(), name="svo-link-list"),
+    path("participants", participant_api.ParticipantListApi.as_view(), name="participant-list"),
+    path("participants/<int:pk>", participant_api.ParticipantDetailApi.as_view(), name="participant-detail"),
     path("studies/<int:pk>/report", stats_api.StudyReportApi.as_view(), name="study-report"),
     path("stats/agreement", stats_api.AgreementCalculatorApi.as_view(), name="stats-agreement"),
 ]
@@ -66,6 +70,7 @@ urlpatterns = [
     path("studies/<int:pk>/report.json", stats_views.report_json, name="study-report-json"),
     path("studies/<int:pk>/tables/<str:table>.csv", stats_views.report_table_csv, name="study-report-table"),
     path("studies/<int:pk>/data/<str:table>.<str:fmt>", stats_views.raw_data, name="study-raw-data"),
+    path("studies/<int:pk>/svo-responses.<str:fmt>", participant_views.export, name="svo-responses-export"),
     path("runs/<int:pk>/", evaluation_views.run_page, name="run-page"),
     path("runs/<int:pk>/progress", evaluation_views.run_progress, name="run-progress"),
     path("runs/<int:pk>/cancel", evaluation_views.run_cancel, name="run-cancel-page"),
@@ -73,6 +78,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("annotation/webhook", annotation_views.webhook, name="labelstudio-webhook"),
     path("r/", include(rater_pages)),
+    path("p/", include("annotation.participant_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

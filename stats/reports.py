@@ -19,7 +19,7 @@ from django.core.cache import cache
 
 from evaluation import prompts, summary, svo
 from evaluation.models import Study
-from stats import comparison, consistency, plots, sensitivity, validation
+from stats import comparison, consistency, human_selectors, plots, sensitivity, validation
 from stats import selectors as stats_selectors
 
 REPORT_VERSION = "hvae-report/3"
@@ -554,11 +554,13 @@ def build_report(
         "sensitivity": sensitivity_section(trials, stats_selectors.choices_frame(study=study)),
         "human": human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
         "methods": methods_section(study),
+        "humans": human_selectors.humans_section(study, trials, include_flagged=include_flagged),
     }
 
 
 def _cache_key(study: Study, include_flagged: bool, seed: int, n_boot: int) -> str:
     state = f"{REPORT_VERSION}|{seed}|{n_boot}|{stats_selectors.report_state(study=study)}"
+    state += human_selectors.humans_state(study=study)
     digest = hashlib.sha256(state.encode()).hexdigest()[:24]
     return f"hvae:report:{study.pk}:{int(include_flagged)}:{digest}"
 

@@ -82,6 +82,8 @@ class Command(DatabaseCommand):
                 f"Admin:   http://127.0.0.1:{options['port']}/admin/   API docs: /api/v1/docs/\n"
                 f"Reference agents keep serving at {server.base_url} while the site runs.\n"
             )
+            # People take the same slider (one value description per person, balanced; retest open at once).
+            call_command("human_svo_link", study=DEMO_STUDY, induce="random", retest_after=0)
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False, use_threading=True)
         finally:
             server.stop()
