@@ -24,7 +24,9 @@ from tests.stats.examples import (
 )
 
 # Property tests check results, never speed: no deadline.
-PROPERTIES = settings(deadline=None, max_examples=30)
+# Derandomized: the statistical properties ("about zero" within a tolerance of about three standard errors) hold
+# for nearly every seed, not every one; a fixed example sequence keeps the suite's verdict the same on every run.
+PROPERTIES = settings(deadline=None, max_examples=30, derandomize=True, database=None)
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
