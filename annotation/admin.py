@@ -200,7 +200,7 @@ class HumanJudgmentAdmin(StudyScopedAdmin):
 
 from annotation import participant_selectors, participant_services  # noqa: E402
 from annotation.models import Participant, SvoItemAnswer, SvoLink, SvoResponseSet  # noqa: E402
-from evaluation.admin import ReadOnlyInline  # noqa: E402
+from evaluation.admin import ReadOnlyInline, RecordAdmin  # noqa: E402
 
 
 @admin.register(SvoLink)
@@ -229,14 +229,20 @@ class SvoLinkAdmin(StudyScopedAdmin):
         "created_at",
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: SvoLink | None = None) -> list[str]:
-        if obj is None:
-            return ["participant_link", "created_at"]
-        return [str(name) for name in self.fields or ()]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The form offers only studies the user may change (``StudyScopedAdmin``); saving checks again.
+        return access.is_researcher(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a link's design never changes once people may have used it
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # never deleted: its participants' answers hang off it
+
+    readonly_fields = ["participant_link", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: SvoLink, form: Any, change: bool) -> None:
-        if change:
-            return  # a link's design never changes once people may have used it
+        access.check_write(request.user, obj.study)
         link = participant_services.svo_link_create(
             study=obj.study,
             induce=obj.induce,
@@ -276,7 +282,10 @@ class SvoResponseSetInline(ReadOnlyInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(StudyScopedAdmin):
+class ParticipantAdmin(RecordAdmin):
+    """People who joined through a link: recorded by their own pages, shown here, never added, changed or
+    deleted by hand (their answers are kept and flagged)."""
+
     study_path = "link__study"
     list_display = ["participant_id", "link", "assigned_value", "reversed_slider", "consented_at", "waves"]
     list_filter = ["link", "assigned_value", "reversed_slider"]
@@ -284,12 +293,6 @@ class ParticipantAdmin(StudyScopedAdmin):
     readonly_fields = [f.name for f in Participant._meta.fields if f.name != "retest_key"]
     exclude = ["retest_key"]
     inlines = [SvoResponseSetInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # people join through their link
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # never deleted: their answers are kept and flagged
 
     @admin.display(description="waves done")
     def waves(self, participant: Participant) -> str:
@@ -303,7 +306,9 @@ class SvoItemAnswerInline(ReadOnlyInline):
 
 
 @admin.register(SvoResponseSet)
-class SvoResponseSetAdmin(StudyScopedAdmin):
+class SvoResponseSetAdmin(RecordAdmin):
+    """A participant's scored wave: evidence, shown and never edited."""
+
     study_path = "participant__link__study"
     list_display = [
         "participant",
@@ -318,9 +323,3 @@ class SvoResponseSetAdmin(StudyScopedAdmin):
     list_filter = ["wave", "value", "category", "straight_lined", "too_fast", "transitive"]
     readonly_fields = [f.name for f in SvoResponseSet._meta.fields]
     inlines = [SvoItemAnswerInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

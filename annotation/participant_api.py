@@ -41,6 +41,8 @@ class SvoLinkOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "participants",
             "created_at",
         ]
+        # Output only: as a form (the browsable API) it would list every study as a choice.
+        read_only_fields = fields
 
     def get_url(self, link: SvoLink) -> str:
         return selectors.svo_link_url(link=link)
@@ -87,6 +89,7 @@ class AnswerOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = SvoItemAnswer
         fields = ["item", "option", "position", "reversed_slider", "stop_from_left", "changed_at", "seconds"]
+        read_only_fields = fields
 
 
 class ResponseSetOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -117,6 +120,7 @@ class ResponseSetOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "submitted_at",
             "answers",
         ]
+        read_only_fields = fields
 
 
 class ParticipantOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -139,6 +143,7 @@ class ParticipantOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "waves",
             "created_at",
         ]
+        read_only_fields = fields
 
     def get_waves(self, participant: Participant) -> list[int]:
         return sorted(r.wave for r in participant.response_sets.all())
@@ -157,6 +162,7 @@ class ParticipantDetailOutput(ParticipantOutput):
 
     class Meta(ParticipantOutput.Meta):
         fields = [*ParticipantOutput.Meta.fields, "response_sets"]
+        read_only_fields = fields
 
 
 class ParticipantDetailApi(generics.RetrieveAPIView):  # type: ignore[type-arg]

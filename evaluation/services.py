@@ -72,6 +72,10 @@ RESEARCHER_PERMISSIONS = {
         "annotationtask": ("view",),
         "rater": ("view", "change"),
         "humanjudgment": ("view",),
+        "svolink": ("view", "add"),  # made through the participant-link service, then read-only
+        "participant": ("view",),
+        "svoresponseset": ("view",),
+        "svoitemanswer": ("view",),
     },
 }
 

@@ -13,8 +13,9 @@ from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[im
 
 def _scopes() -> dict[type[Model], Callable[[Any], QuerySet[Any]]]:
     # Imported when a request is filtered: DRF loads this module while its own settings are being read.
+    from annotation import participant_selectors
     from annotation import selectors as annotation_selectors
-    from annotation.models import AnnotationBatch, AnnotationTask, Rater
+    from annotation.models import AnnotationBatch, AnnotationTask, Participant, Rater, SvoLink, SvoResponseSet
     from evaluation import access
     from evaluation.models import EvaluationRun, ModelEndpoint, Study, Trial
 
@@ -26,6 +27,9 @@ def _scopes() -> dict[type[Model], Callable[[Any], QuerySet[Any]]]:
         AnnotationBatch: annotation_selectors.batches_visible_to,
         AnnotationTask: annotation_selectors.tasks_visible_to,
         Rater: annotation_selectors.raters_visible_to,
+        SvoLink: participant_selectors.svo_links_visible_to,
+        Participant: participant_selectors.participants_visible_to,
+        SvoResponseSet: participant_selectors.response_sets_visible_to,
     }
 
 

@@ -22,8 +22,17 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
+from annotation import participant_services
 from annotation import services as annotation_services
-from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from annotation.models import (
+    AnnotationBatch,
+    AnnotationTask,
+    HumanJudgment,
+    Participant,
+    Rater,
+    SvoLink,
+    SvoResponseSet,
+)
 from annotation.views import SESSION_RATER
 from evaluation import services
 from evaluation.models import EvaluationRun, LLMCall, ModelEndpoint, PromptTemplate, Study, StudyMember, Trial
@@ -40,6 +49,12 @@ PUBLIC = {
     "rater-start": "rater account creation, behind a signed invite token and the consent in the session",
     "rater-progress": "a rater's own progress, found from their session only",
     "rater-label-studio": "signs a rater in to Label Studio, for the rater found from their own session only (POST)",
+    "svo-join": "participant consent page, opened by a signed participant-link token",
+    "svo-instructions": "a participant's instructions, behind a signed link token and their own session",
+    "svo-items": "a participant's own slider page (POST submits it), behind a signed link token and their session",
+    "svo-done": "a participant's own completion code and retest, found from their session only",
+    "svo-retest": "a participant's retest, behind their own signed retest token and their session or platform id",
+    "svo-retest-items": "a participant's retest sliders, behind their own signed retest token and session",
     "admin:login": "the sign-in page itself",
     "admin:logout": "ends the caller's own session (POST only)",
 }
@@ -120,6 +135,9 @@ class World:
     task: AnnotationTask
     rater: Rater
     judgment: HumanJudgment
+    link: SvoLink
+    participant: Participant
+    response_set: SvoResponseSet
     users: dict[str, User] = field(default_factory=dict)
 
 
@@ -203,6 +221,10 @@ def run_payload(world: World, identity: str) -> dict[str, Any]:
     }
 
 
+def link_payload(world: World, identity: str) -> dict[str, Any]:
+    return {"study": world.study.pk, "induce": "random", "retest_after_hours": 24, "quota": 40}
+
+
 pk_of = {
     "study": lambda world: {"pk": world.study.pk},
     "run": lambda world: {"pk": world.run.pk},
@@ -222,6 +244,10 @@ RULES: dict[str, list[Check]] = {
         Check(
             "GET", page(**MEMBERS), lambda world: {"pk": world.study.pk, "table": "judgments", "fmt": "json"}
         ),
+    ],
+    "svo-responses-export": [
+        Check("GET", page(**MEMBERS), lambda world: {"pk": world.study.pk, "fmt": "csv"}),
+        Check("GET", page(**MEMBERS), lambda world: {"pk": world.study.pk, "fmt": "json"}),
     ],
     "run-page": [Check("GET", page(**MEMBERS), pk_of["run"])],
     "run-progress": [Check("GET", page(**MEMBERS), pk_of["run"])],
@@ -326,6 +352,23 @@ RULES: dict[str, list[Check]] = {
     ],
     "rater-list": [Check("GET", api(**LISTED_TO_MEMBERS), listed=lambda world: world.rater.pk)],
     "judgment-list": [Check("GET", api(**LISTED_TO_MEMBERS), listed=lambda world: world.judgment.pk)],
+    "svo-link-list": [
+        Check("GET", api(**LISTED_TO_MEMBERS), listed=lambda world: world.link.pk),
+        Check(
+            "POST",
+            api(
+                outsider="invalid:study",
+                viewer="forbidden",
+                editor="ok",
+                owner="ok",
+                staff="invalid:study",
+                superuser="ok",
+            ),
+            data=link_payload,
+        ),
+    ],
+    "participant-list": [Check("GET", api(**LISTED_TO_MEMBERS), listed=lambda world: world.participant.pk)],
+    "participant-detail": [Check("GET", api(**MEMBERS), lambda world: {"pk": world.participant.pk})],
     # The admin site
     "admin:index": [Check("GET", admin(**ALL_STAFF_OK))],
     "admin:password_change": [Check("GET", admin(**ALL_STAFF_OK))],
@@ -426,6 +469,18 @@ RULES: dict[str, list[Check]] = {
         history=MEMBERS_HISTORY,
         delete=NOBODY,
     ),
+    **admin_model_checks(
+        "annotation",
+        "svolink",
+        lambda world: world.link,
+        changelist=MEMBERS_LISTED,
+        add=ALL_STAFF_OK,  # the form offers only studies the user may change
+        change=MEMBERS_READ,  # a link's design never changes once people may have used it
+        history=MEMBERS_HISTORY,
+        delete=NOBODY,  # its participants' answers hang off it
+    ),
+    **record_admin("annotation", "participant", lambda world: world.participant),
+    **record_admin("annotation", "svoresponseset", lambda world: world.response_set),
 }
 
 
@@ -479,6 +534,13 @@ def world(db: None) -> World:
     judgment = HumanJudgment.objects.create(
         label_studio_annotation_id=1, task=task, trial=task.trial, rater=rater, category="prosocial"
     )
+    link = participant_services.svo_link_create(study=study, induce="random", retest_after_hours=24)
+    participant, _ = participant_services.participant_join(link=link, participant_id="pp1")
+    response_set = participant_services.svo_responses_submit(
+        participant=participant,
+        wave=1,
+        submission=participant_services.Submission({1: 1, 2: 9, 3: 9, 4: 1, 5: 5, 6: 9}),
+    )
     return World(
         study=study,
         run=run,
@@ -490,6 +552,9 @@ def world(db: None) -> World:
         task=task,
         rater=rater,
         judgment=judgment,
+        link=link,
+        participant=participant,
+        response_set=response_set,
         users=users,
     )
 

@@ -181,3 +181,51 @@ def test_admin_makes_a_link_through_the_service_and_shows_it(admin_client: Clien
     take_part(link, "p-1")
     assert admin_client.get("/admin/annotation/participant/").status_code == 200
     assert admin_client.get("/admin/annotation/svoresponseset/").status_code == 200
+
+
+def test_api_filters_offer_only_visible_studies_and_links(api_client: APIClient, study: Study) -> None:
+    link = services.svo_link_create(study=study)
+    take_part(link, "p-1")
+    stranger = APIClient()
+    stranger.force_authenticate(make_researcher("stranger"))
+
+    assert len(api_client.get(f"/api/v1/participants?link={link.pk}").json()["results"]) == 1
+    assert len(api_client.get(f"/api/v1/participants?link__study={study.pk}").json()["results"]) == 1
+    for path in (
+        f"/api/v1/svo-links?study={study.pk}",
+        f"/api/v1/participants?link={link.pk}",
+        f"/api/v1/participants?link__study={study.pk}",
+    ):
+        response = stranger.get(path)
+        assert response.status_code == 400, path  # the same answer as for an id that does not exist
+        assert "Select a valid choice" in str(response.json()), path
+
+
+def test_admin_offers_links_only_for_studies_the_user_may_change(study: Study) -> None:
+    viewer, editor = Client(), Client()
+    viewer_user = make_researcher("viewer", is_staff=True)
+    editor_user = make_researcher("editor", is_staff=True)
+    StudyMember.objects.create(study=study, user=viewer_user, role=StudyMember.Role.VIEWER)
+    StudyMember.objects.create(study=study, user=editor_user, role=StudyMember.Role.EDITOR)
+    viewer.force_login(viewer_user)
+    editor.force_login(editor_user)
+    form = {"study": study.pk, "induce": "none", "items": "primary", "seed": "0"}
+
+    assert study.name in editor.get("/admin/annotation/svolink/add/").content.decode()
+    assert study.name not in viewer.get("/admin/annotation/svolink/add/").content.decode()
+    refused = viewer.post("/admin/annotation/svolink/add/", form)
+    assert refused.status_code == 200
+    assert "Select a valid choice" in refused.content.decode()
+    assert not SvoLink.objects.exists()
+
+    assert editor.post("/admin/annotation/svolink/add/", form).status_code == 302
+    link = SvoLink.objects.get()
+    assert link.created_by == editor_user
+    change = editor.get(f"/admin/annotation/svolink/{link.pk}/change/").content.decode()
+    assert 'name="_save"' not in change  # read-only once made
+    assert (
+        editor.post(f"/admin/annotation/svolink/{link.pk}/change/", {**form, "seed": "5"}).status_code == 403
+    )
+    assert editor.post(f"/admin/annotation/svolink/{link.pk}/delete/", {"post": "yes"}).status_code == 403
+    link.refresh_from_db()
+    assert link.seed == 0
