@@ -26,6 +26,7 @@ from annotation import participant_services as services
 from annotation.models import Participant, SvoLink
 from evaluation import access, prompts
 from hvae_site.api import DomainError
+from hvae_site.spreadsheet import csv_safe_cell
 
 SESSION_PARTICIPANT = "hvae_svo_participant"
 SESSION_PLATFORM = "hvae_svo_platform"
@@ -356,7 +357,7 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(selectors.EXPORT_COLUMNS))
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_safe_cell(value) for key, value in row.items()} for row in rows)
     response = HttpResponse(buffer.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-svo-responses.csv"'
     return response

@@ -16,6 +16,7 @@ from evaluation import access
 from evaluation import selectors as evaluation_selectors
 from evaluation.access import researcher_required
 from evaluation.models import Study
+from hvae_site.spreadsheet import csv_safe_cell
 from stats import reports
 from stats import selectors as stats_selectors
 
@@ -66,17 +67,6 @@ def _download(body: str, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a carriage return)
-    gets a leading single quote, as OWASP recommends against CSV injection; numbers and other cells are kept."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def table_csv(frame: pd.DataFrame) -> str:

@@ -20,7 +20,8 @@ from django.test import Client
 from evaluation import services
 from evaluation.models import EvaluationRun, ModelEndpoint, Study, Trial
 from hvae_site import outbound
-from stats.views import csv_safe_cell, table_csv
+from hvae_site.spreadsheet import csv_safe_cell
+from stats.views import table_csv
 from tests.processes import ROOT, manage
 from tests.stats.builders import build_study
 from tests.test_outbound import CountingServer

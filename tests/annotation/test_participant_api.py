@@ -160,6 +160,23 @@ def test_export_as_csv_and_json_for_researchers_who_see_the_study(
     assert stranger.get(f"/studies/{study.pk}/svo-responses.csv").status_code == 404
 
 
+def test_export_csv_neutralises_a_participant_id_a_spreadsheet_would_run(
+    client: Client, user: Any, study: Study
+) -> None:
+    # The participant id comes from the crowd platform's URL parameter, so anyone holding the link chooses it.
+    take_part(services.svo_link_create(study=study), "=HYPERLINK(1)")
+    client.force_login(user)
+
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(f"/studies/{study.pk}/svo-responses.csv").content.decode()))
+    )
+
+    assert {r["participant_id"] for r in rows} == {"'=HYPERLINK(1)"}
+    assert {int(r["option"]) for r in rows} <= set(range(1, 10))
+    as_json = client.get(f"/studies/{study.pk}/svo-responses.json").json()
+    assert as_json["rows"][0]["participant_id"] == "=HYPERLINK(1)"
+
+
 def test_admin_makes_a_link_through_the_service_and_shows_it(admin_client: Client, study: Study) -> None:
     response = admin_client.post(
         "/admin/annotation/svolink/add/",
