@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from evaluation import access, prompts, svo
+from evaluation import access, prompts, rescoring, svo
 from evaluation.llm import CallRecord, EndpointConfig
 from evaluation.models import (
     EvaluationRun,
@@ -567,20 +567,7 @@ def trial_record_result(*, trial: Trial, token: str, outcome: TrialOutcome) -> b
         score = svo.score_value(
             run.value, [c for c in choices if c is not None], definitions=run.definitions_version
         )
-        fields |= {
-            "status": Trial.Status.SCORED,
-            "failure_reason": "",
-            "angle": score.primary.angle,
-            "category": score.primary.category,
-            "mean_self": score.primary.mean_self,
-            "mean_other": score.primary.mean_other,
-            "transitive": score.primary.transitive,
-            "target_angle": score.target_angle,
-            "angular_deviation": score.angular_deviation,
-            "value_rationality": score.value_rationality,
-            "category_hit": score.category_hit,
-            "inequality_aversion": score.secondary.inequality_aversion if score.secondary else None,
-        }
+        fields |= {"status": Trial.Status.SCORED, "failure_reason": "", **rescoring.score_fields(score)}
     else:
         fields |= {"status": Trial.Status.FAILED, "failure_reason": failure}
     # The conditional UPDATE is the claim check and takes the row lock; the unique (trial, item) constraint

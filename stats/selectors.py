@@ -13,6 +13,7 @@ import pandas as pd
 from django.db.models import Count, Max, Q
 
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
+from evaluation import rescoring
 from evaluation.models import EvaluationRun, ItemResponse, LLMCall, PromptTemplate, Study, Trial
 
 TRIAL_FIELDS = {
@@ -163,20 +164,6 @@ def choices_frame(*, study: Study) -> pd.DataFrame:
     )
 
 
-TRIAL_RECORD_SCORES = (
-    "angle",
-    "category",
-    "mean_self",
-    "mean_other",
-    "transitive",
-    "target_angle",
-    "angular_deviation",
-    "value_rationality",
-    "category_hit",
-    "inequality_aversion",
-)
-
-
 def trial_records(*, study: Study, chunk: int = 500) -> Iterator[dict[str, Any]]:
     """Every trial of the study as one self-contained record, for re-analysis: the run's design, provenance
     and definitions, the full conversation, each item's presented order, answer, extraction and re-ask, and
@@ -238,7 +225,7 @@ def trial_records(*, study: Study, chunk: int = 500) -> Iterator[dict[str, Any]]
                 "failure_reason": trial.failure_reason,
                 "transcript": trial.transcript,
                 "responses": responses.get(trial.pk, []),
-                "scores": {name: getattr(trial, name) for name in TRIAL_RECORD_SCORES},
+                "scores": {name: getattr(trial, name) for name in rescoring.SCORE_FIELDS},
                 "finished_at": trial.finished_at.isoformat() if trial.finished_at else None,
             }
 
