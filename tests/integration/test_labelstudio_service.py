@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -21,6 +20,7 @@ from annotation.labelstudio import LabelStudioClient
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
 from evaluation.models import Study
 from tests.annotation.factories import make_design_study
+from tests.conftest import make_researcher
 from tests.integration.labelstudio_server import LabelStudioServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -116,9 +116,9 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     second = push(study.name, 5)
     push(str(study.pk), 5)
     api = APIClient()
-    api.force_authenticate(
-        get_user_model().objects.create_user(username="researcher", password="x-long-password")
-    )
+    owner = make_researcher("researcher")
+    Study.objects.filter(pk=study.pk).update(owner=owner)
+    api.force_authenticate(owner)
     design = {"study": study.pk, "size": 6, "overlap": 2, "seed": 5, "gold": 2}
     through_api = api.post("/api/v1/batches", design, format="json")
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
@@ -21,6 +20,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from evaluation import services
+from tests.conftest import make_researcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +30,7 @@ BUDGET_SECONDS = 240.0
 
 @pytest.fixture
 def researcher_token(transactional_db: None) -> str:
-    user = get_user_model().objects.create_user(username="fuzzer", password="a-long-test-password")
+    user = make_researcher("fuzzer")
     return str(Token.objects.create(user=user).key)
 
 
@@ -42,8 +42,10 @@ def test_fuzzing_the_api_finds_no_server_error(
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"run-create": "100000/hour", "stats-calculator": "100000/hour"},
     }
-    study = services.study_get_or_create(name="fuzzed study")
-    services.endpoint_create(name="fuzzed endpoint", base_url="http://10.255.255.1/v1")
+    # The fuzzer's own study and endpoint, so requests that name ids reach real objects it may use.
+    fuzzer_user = Token.objects.get(key=researcher_token).user
+    study = services.study_get_or_create(name="fuzzed study", owner=fuzzer_user)
+    services.endpoint_create(name="fuzzed endpoint", base_url="http://10.255.255.1/v1", owner=fuzzer_user)
     assert study.pk is not None
     headers = {"Authorization": f"Token {researcher_token}"}
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/", headers=headers, timeout=30)
