@@ -82,6 +82,8 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hvae_site.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only")
     os.environ["LOG_LEVEL"] = "WARNING"
+    # The reference server listens on loopback, which outbound requests may reach only when listed.
+    os.environ.setdefault("HVAE_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1,::1,localhost")
     import django
 
     django.setup()
@@ -89,7 +91,7 @@ def main() -> None:
     from django.db import connection
 
     from evaluation import runner, services
-    from evaluation.models import ItemResponse, LLMCall
+    from evaluation.models import ItemResponse, LLMCall, Trial
 
     call_command("migrate", verbosity=0)
     port = free_port()
@@ -137,6 +139,10 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
 
+    if not decisions:
+        failed = Trial.objects.filter(run_id__in=run_ids, status=Trial.Status.FAILED).first()
+        reason = failed.failure_reason if failed else "no trial was scored"
+        raise SystemExit(f"error: the pipeline made no decision ({reason})")
     decision_share = decisions / calls
     bound_calls = args.concurrency / (args.latency_ms / 1000.0)
     bound_decisions = bound_calls * decision_share
