@@ -7,9 +7,11 @@ simulation otherwise.
 
 Formulas
 --------
-- ICC (Bonett 2002, eq. 5): n = 8 z^2 (1 - rho)^2 (1 + (k - 1) rho)^2 / (k (k - 1) w^2) + 1, rounded up,
+- ICC (Bonett 2002): n = 8 z^2 (1 - rho)^2 (1 + (k - 1) rho)^2 / (k (k - 1) w^2) + 1, rounded up,
   with w the full width of the interval (twice the half-width), k raters and z the normal quantile. It comes
-  from Fisher's large-sample variance of the ICC in the one-way random-effects model.
+  from Fisher's large-sample variance of the ICC in the one-way random-effects model. Bonett notes that for
+  k = 2 and rho >= 0.7 the formula falls slightly short and suggests adding 5 rho; the plan reports that
+  correction in its note rather than folding it in.
 - Cohen's kappa, two raters (Fleiss, Cohen & Everitt 1969, eq. 13): the large-sample variance of kappa under
   a joint table with given marginals, var = [sum_i p_ii (1 - (p_i. + p_.i)(1 - k))^2
   + (1 - k)^2 sum_{i != j} p_ij (p_.i + p_j.)^2 - (k - p_e (1 - k))^2] / (n (1 - p_e)^2), solved for n:
@@ -127,6 +129,7 @@ class SampleSizePlan:
     """The half-width expected at ``n``: from the formula, or the simulated spread at ``n``."""
     rater_accuracy: float | None = None
     """Simulation only: the probability that a rater reports a target's true category."""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,13 +165,19 @@ def _z(confidence: float) -> float:
 # analytic formulas
 
 
+def icc_sample_size_unrounded(
+    expected: float, half_width: float, raters: int, confidence: float = DEFAULT_CONFIDENCE
+) -> float:
+    """Bonett (2002): n = 8 z^2 (1 - rho)^2 (1 + (k - 1) rho)^2 / (k (k - 1) w^2) + 1, w = 2 h, not rounded."""
+    rho, k, width = expected, raters, 2 * half_width
+    return 8 * _z(confidence) ** 2 * (1 - rho) ** 2 * (1 + (k - 1) * rho) ** 2 / (k * (k - 1) * width**2) + 1
+
+
 def icc_sample_size(
     expected: float, half_width: float, raters: int, confidence: float = DEFAULT_CONFIDENCE
 ) -> int:
-    """Bonett (2002, eq. 5): n = 8 z^2 (1 - rho)^2 (1 + (k - 1) rho)^2 / (k (k - 1) w^2) + 1, w = 2 h."""
-    rho, k, width = expected, raters, 2 * half_width
-    n = 8 * _z(confidence) ** 2 * (1 - rho) ** 2 * (1 + (k - 1) * rho) ** 2 / (k * (k - 1) * width**2) + 1
-    return math.ceil(n - 1e-9)
+    """Bonett's (2002) n, rounded up to whole targets."""
+    return math.ceil(icc_sample_size_unrounded(expected, half_width, raters, confidence) - 1e-9)
 
 
 def icc_half_width(expected: float, n: int, raters: int, confidence: float = DEFAULT_CONFIDENCE) -> float:
@@ -401,6 +410,17 @@ def simulated_sample_size(request: PlanRequest) -> tuple[int, float]:
 # the plan
 
 
+def _bonett_small_k_note(request: PlanRequest) -> str:
+    if request.raters != 2 or request.expected < 0.7:
+        return ""
+    exact = icc_sample_size_unrounded(request.expected, request.half_width, 2, request.confidence)
+    corrected = math.ceil(exact + 5 * request.expected - 1e-9)
+    return (
+        "with 2 raters and an ICC of 0.7 or more the formula runs slightly short; Bonett (2002) suggests "
+        f"adding 5 x rho: n = {corrected}"
+    )
+
+
 def _analytic_available(request: PlanRequest) -> bool:
     return request.statistic == "icc" or (request.statistic == "kappa" and request.raters == 2)
 
@@ -423,6 +443,7 @@ def plan_sample_size(request: PlanRequest) -> SampleSizePlan:
                 "analytic",
                 "Bonett (2002): n = 8 z^2 (1-rho)^2 (1+(k-1)rho)^2 / (k (k-1) w^2) + 1, w = 2 x half-width",
                 icc_half_width(request.expected, n, request.raters, request.confidence),
+                note=_bonett_small_k_note(request),
             )
         n = kappa_sample_size(request.expected, request.half_width, request.prevalence, request.confidence)
         return SampleSizePlan(

@@ -29,6 +29,21 @@ def test_icc_reproduces_the_published_worked_example() -> None:
     assert planning.icc_sample_size(0.8, 0.1, 2) == 51
 
 
+def test_icc_reproduces_bonetts_own_example() -> None:
+    # Bonett (2002) works through four raters, an expected ICC of 0.85 and a 95% interval of width 0.2, and
+    # reports n = 19.2 before rounding (as quoted in the documentation of the R package presize, prec_icc).
+    assert planning.icc_sample_size_unrounded(0.85, 0.1, 4) == pytest.approx(19.2, abs=0.05)
+    assert planning.icc_sample_size(0.85, 0.1, 4) == 20
+
+
+def test_icc_plan_notes_bonetts_correction_for_two_raters_and_high_icc() -> None:
+    # The same worked example (ten Klooster's calculator): 51 + 5 x 0.8 = 55.
+    plan = planning.plan_sample_size(request("icc", 0.8, 0.1, 2))
+    assert plan.n == 51
+    assert plan.note.endswith("n = 55")
+    assert planning.plan_sample_size(request("icc", 0.6, 0.1, 2)).note == ""
+
+
 @pytest.mark.parametrize(
     ("rho", "raters", "half_width"),
     [(0.7, 2, 0.1), (0.5, 3, 0.1), (0.9, 5, 0.05), (0.6, 2, 0.15)],
@@ -80,7 +95,7 @@ def test_kappa_variance_matches_the_projects_standard_error() -> None:
 
 def test_kappa_under_a_binary_prevalence_has_the_closed_form_variance() -> None:
     # With two categories and equal marginals p, FCE (1969) reduces to
-    # var_1 = (1 - k) [(1 - k)(1 - 2k) + k (2 - k) / (2 p (1 - p))] (Bloch & Kraemer 1989, eq. 8).
+    # var_1 = (1 - k) [(1 - k)(1 - 2k) + k (2 - k) / (2 p (1 - p))] (the variance of Bloch & Kraemer 1989 for two categories).
     for p, kappa in ((0.5, 0.6), (0.2, 0.4), (0.3, 0.8)):
         closed = (1 - kappa) * ((1 - kappa) * (1 - 2 * kappa) + kappa * (2 - kappa) / (2 * p * (1 - p)))
         assert planning.kappa_unit_variance(kappa, (p, 1 - p)) == pytest.approx(closed)

@@ -145,6 +145,7 @@ class Command(ArgumentsCommand):
             "seed": request.seed if simulated else None,
             "simulations": request.simulations if simulated else None,
             "rater_accuracy": plan.rater_accuracy,
+            "note": plan.note,
             "table": [{"expected": row.expected, "half_width": row.half_width, "n": row.n} for row in table],
         }
 
@@ -166,6 +167,8 @@ class Command(ArgumentsCommand):
                 f"  simulated raters report the true category with probability {plan.rater_accuracy:.4f}, "
                 "otherwise a category drawn with the prevalence"
             )
+        if plan.note:
+            lines.append(f"  note: {plan.note}")
         lines += ["", f"  {'expected':>8}  {'half-width':>10}  {'n':>7}"]
         for row in table:
             marker = (
