@@ -19,14 +19,19 @@ class _ArgumentParser(CommandParser):
         raise CommandError(f"Error: {message}", returncode=2)
 
 
-class DatabaseCommand(BaseCommand):
-    """A command that needs the database: an unreachable or unmigrated one is a clear error (exit code 2),
-    found before the command does anything, never a traceback halfway through."""
+class ArgumentsCommand(BaseCommand):
+    """A command whose bad arguments exit with code 2 and a message (see ``_ArgumentParser``); it needs no
+    database (e.g. ``plan_validation``)."""
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = _ArgumentParser
         return parser
+
+
+class DatabaseCommand(ArgumentsCommand):
+    """A command that needs the database: an unreachable or unmigrated one is a clear error (exit code 2),
+    found before the command does anything, never a traceback halfway through."""
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
