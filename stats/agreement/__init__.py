@@ -4,6 +4,12 @@ Pure module: numpy, pandas and scipy only, no Django. Every function returns an 
 n, method, note); with too little data the value is ``None`` and the note reads "not enough data (n = N)",
 never NaN. Malformed input raises ``ValueError`` with a message a researcher can act on.
 
+Modules, one per statistic (every public name is re-exported here): ``estimate`` (Estimate, constants,
+shared helpers), ``categorical`` (majority label, accuracy, Wilson interval, Cohen's and Fleiss' kappa),
+``confusion`` (ConfusionMatrix), ``prevalence`` (Gwet's AC1, PABAK), ``krippendorff`` (alpha), ``icc``
+(intraclass correlations), ``concordance`` (Lin's CCC), ``bland_altman`` (limits of agreement, proportional
+bias) and ``design`` (ICC when the design is fully crossed, Krippendorff's alpha otherwise).
+
 Sources
 -------
 - Cohen, J. (1960). A coefficient of agreement for nominal scales. Educational and Psychological
@@ -32,6 +38,7 @@ Bootstrap intervals resample the items (subjects, units) with replacement, never
 computed for all resamples at once with array operations.
 """
 
+from stats.agreement.bland_altman import BlandAltman, bland_altman
 from stats.agreement.categorical import (
     _kappa_standard_error,
     accuracy,
@@ -41,6 +48,9 @@ from stats.agreement.categorical import (
     mean_kappa_vs_raters,
     wilson_interval,
 )
+from stats.agreement.concordance import lin_ccc
+from stats.agreement.confusion import ConfusionMatrix, confusion_matrix
+from stats.agreement.design import ALPHA_INTERVAL, ReliabilityByDesign, reliability_by_design
 from stats.agreement.estimate import (
     CONFIDENCE_LEVEL,
     ICC_FORMS,
@@ -53,25 +63,36 @@ from stats.agreement.estimate import (
 )
 from stats.agreement.icc import icc, icc_one_way
 from stats.agreement.krippendorff import krippendorff_alpha, krippendorff_alpha_of_units
+from stats.agreement.prevalence import gwet_ac1, pabak
 
 __all__ = [
+    "ALPHA_INTERVAL",
     "CONFIDENCE_LEVEL",
     "ICC_FORMS",
     "MIN_BOOTSTRAP_RESAMPLES",
     "ORDERED_CATEGORIES",
+    "BlandAltman",
+    "ConfusionMatrix",
     "Estimate",
     "FloatArray",
     "KappaWeights",
     "MeasurementLevel",
+    "ReliabilityByDesign",
     "_kappa_standard_error",
     "accuracy",
+    "bland_altman",
     "cohen_kappa",
+    "confusion_matrix",
     "fleiss_kappa",
+    "gwet_ac1",
     "icc",
     "icc_one_way",
     "krippendorff_alpha",
     "krippendorff_alpha_of_units",
+    "lin_ccc",
     "majority_label",
     "mean_kappa_vs_raters",
+    "pabak",
+    "reliability_by_design",
     "wilson_interval",
 ]
