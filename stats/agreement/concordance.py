@@ -18,6 +18,7 @@ import numpy as np
 from stats.agreement.estimate import (
     _Z,
     Estimate,
+    FloatArray,
     _is_missing,
     _is_number,
     _make_estimate,
@@ -27,9 +28,7 @@ from stats.agreement.estimate import (
 )
 
 
-def _numeric_pairs(
-    x: Iterable[Any], y: Iterable[Any]
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], str]:
+def _numeric_pairs(x: Iterable[Any], y: Iterable[Any]) -> tuple[FloatArray, FloatArray, str]:
     first, second = list(x), list(y)
     if len(first) != len(second):
         raise ValueError(
