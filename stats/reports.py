@@ -21,6 +21,7 @@ from evaluation import prompts, summary, svo
 from evaluation.models import Study
 from stats import comparison, consistency, human_selectors, plots, sensitivity, validation
 from stats import selectors as stats_selectors
+from stats.preregistration_report import preregistration_section
 
 REPORT_VERSION = "hvae-report/3"
 CACHE_SECONDS = 24 * 3600
@@ -555,6 +556,7 @@ def build_report(
         "human": human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
         "methods": methods_section(study),
         "humans": human_selectors.humans_section(study, trials, include_flagged=include_flagged),
+        "preregistration": preregistration_section(study),
     }
 
 

@@ -15,6 +15,7 @@ from django.db.models import Count, Max, Q
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
 from evaluation import rescoring
 from evaluation.models import EvaluationRun, ItemResponse, LLMCall, PromptTemplate, Study, Trial
+from stats.models import Preregistration
 
 TRIAL_FIELDS = {
     "pk": "trial_id",
@@ -343,5 +344,53 @@ def report_state(*, study: Study) -> str:
         .order_by("pk")
         .values_list("pk", "flagged", "excluded")
     )
-    batch_ids = list(AnnotationBatch.objects.filter(study=study).order_by("pk").values_list("pk", flat=True))
-    return f"{trials}|{runs}|{definitions}|{judgments}|{raters}|{batch_ids}"
+    # The batches' sampling designs and exclusion thresholds: the pre-registration section compares them.
+    batch_ids = list(
+        AnnotationBatch.objects.filter(study=study).order_by("pk").values_list("pk", *PLAN_BATCH_FIELDS)
+    )
+    registrations = Preregistration.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    return f"{trials}|{runs}|{definitions}|{judgments}|{raters}|{batch_ids}|{registrations}"
+
+
+PLAN_BATCH_FIELDS = (
+    "size",
+    "overlap",
+    "seed",
+    "gold",
+    "tasks_per_rater",
+    "gold_fail_threshold",
+    "sampling_spec",
+)
+PLAN_DESIGN_FIELDS = {
+    "model": "model",
+    "value": "value",
+    "strategy": "strategy",
+    "prompt_variant": "variant",
+    "option_order": "order",
+    "option_labels": "labels",
+    "temperature": "temperature",
+    "item_set": "items",
+    "definitions_version": "definitions",
+}
+
+
+def plan_inputs(*, study: Study) -> dict[str, Any]:
+    """What a study's analysis plan is built from: each annotation batch's sampling design and exclusion
+    threshold (with its ``arm`` when batches have one), and the runs' designs (one entry per run)."""
+    batch_fields = [*PLAN_BATCH_FIELDS]
+    if any(field.name == "arm" for field in AnnotationBatch._meta.get_fields()):
+        batch_fields.append("arm")
+    batch_rows = [
+        {"batch": row[0], **dict(zip(batch_fields, row[1:], strict=True))}
+        for row in AnnotationBatch.objects.filter(study=study).order_by("pk").values_list("pk", *batch_fields)
+    ]
+    design_rows = [
+        dict(zip(PLAN_DESIGN_FIELDS.values(), row, strict=True))
+        for row in EvaluationRun.objects.filter(study=study).order_by("pk").values_list(*PLAN_DESIGN_FIELDS)
+    ]
+    return {"batches": batch_rows, "designs": design_rows}
+
+
+def latest_preregistration(*, study: Study) -> Preregistration | None:
+    """The study's most recent registered plan (the one that counts), or None."""
+    return Preregistration.objects.filter(study=study).order_by("-created_at", "-pk").first()

@@ -13,6 +13,7 @@ COMMANDS = [
     ["study_report", "--study", "s", "--out", "report.html"],
     ["demo", "--no-serve"],
     ["rescore", "--study", "s"],
+    ["preregister", "--study", "s"],
 ]
 
 
