@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
 from rest_framework.test import APIClient
 
 from annotation import labeling, services
@@ -315,3 +318,36 @@ def test_api_arm_and_single_rater(api_client: APIClient, study: Study) -> None:
     assert prediction.status_code == 400
     assert "show_prediction" in prediction.json()
     assert not AnnotationBatch.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_made_before_arms_migrate_to_informed_and_new_ones_are_blind() -> None:
+    before = [("annotation", "0003_participants")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    old_study = old_apps.get_model("evaluation", "Study").objects.create(name="made-before-arms")
+    old_batch = old_apps.get_model("annotation", "AnnotationBatch").objects.create(
+        study=old_study, size=2, overlap=1, show_prediction=True
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    migrated = AnnotationBatch.objects.get(pk=old_batch.pk)
+    assert migrated.arm == "informed"
+    assert migrated.show_prediction
+    new = AnnotationBatch.objects.create(study_id=old_study.pk, size=2)
+    assert (new.arm, new.overlap) == ("blind", 3)
+
+
+def test_admin_lists_and_filters_by_arm_and_keeps_it_fixed(
+    admin_client: Client, batch: AnnotationBatch
+) -> None:
+    listing = admin_client.get("/admin/annotation/annotationbatch/", {"arm": "blind"}).content.decode()
+    page = admin_client.get(f"/admin/annotation/annotationbatch/{batch.pk}/change/").content.decode()
+
+    assert "blind: the transcript only" in listing
+    assert 'name="arm"' not in page  # read-only once made: the arm is part of the batch's identity
+    assert "blind: the transcript only" in page
