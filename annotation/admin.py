@@ -35,6 +35,7 @@ class AnnotationBatchAdmin(StudyScopedAdmin):
     list_display = [
         "id",
         "study",
+        "arm",
         "size",
         "overlap",
         "seed",
@@ -43,7 +44,7 @@ class AnnotationBatchAdmin(StudyScopedAdmin):
         "judgment_count",
         "last_synced_at",
     ]
-    list_filter = ["study"]
+    list_filter = ["study", "arm"]
     readonly_fields = [
         "key",
         "invite_link",
@@ -54,6 +55,11 @@ class AnnotationBatchAdmin(StudyScopedAdmin):
     ]
 
     actions = ["sync_from_label_studio"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AnnotationBatch | None = None) -> list[str]:
+        """The arm is part of the batch's identity: set when it is made, never changed."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "arm"] if obj is not None else fields
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         """Syncing writes judgments: the batch change permission and editor rights on some study."""

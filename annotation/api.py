@@ -8,7 +8,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation import selectors, services
+from annotation import labeling, selectors, services
 from annotation.models import AnnotationBatch, HumanJudgment, Rater
 from evaluation import access
 from evaluation.models import Study
@@ -23,6 +23,7 @@ class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = [
             "id",
             "study",
+            "arm",
             "size",
             "overlap",
             "seed",
@@ -57,8 +58,12 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         study = serializers.PrimaryKeyRelatedField(queryset=Study.objects.all())
+        arm = serializers.ChoiceField(choices=labeling.ARMS, default=labeling.BLIND)
         size = validators.CountField(maximum=100_000)
-        overlap = validators.CountField(maximum=100, default=1)
+        overlap = validators.CountField(maximum=100, default=services.DEFAULT_OVERLAP)
+        allow_single_rater = serializers.BooleanField(
+            default=False, help_text="Allow overlap 1 (one rater per task: no inter-rater reliability)."
+        )
         seed = validators.SeedField()
         gold = validators.CountField(minimum=0, maximum=10_000, default=0)
         tasks_per_rater = validators.CountField(maximum=100_000, default=20)
@@ -121,6 +126,7 @@ class JudgmentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "category",
             "angle_estimate",
             "confidence",
+            "served_value",
             "extraction_audit",
             "comment",
             "lead_time",

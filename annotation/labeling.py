@@ -1,9 +1,13 @@
 """The labeling interface of a batch (Label Studio XML), the task data it shows, and reading results back.
 
-Pure: no Django, no Label Studio SDK. What raters judge: the orientation the agent expresses (4 choices), their
-estimate of the agent's SVO angle in degrees on the automated angle's scale (with a picture of the SVO ring and
-its sectors), their confidence (1-5), optionally the option the agent chose on each item (A-I or unclear), and a
-comment.
+Pure: no Django, no Label Studio SDK. What raters see depends on the batch's arm:
+
+- ``blind``: the items as the model saw them and the model's own answers, nothing the pipeline computed. Raters
+  judge the orientation the agent pursued (the four categories or ``unclear``), their confidence (1-5),
+  optionally the option the agent chose on each item (A-I or unclear), and a comment.
+- ``value-shown``: as ``blind``, plus the induced value and how well the agent's decisions served it (1-7).
+- ``informed``: the extracted choices and payoffs beside the conversation, an estimate of the SVO angle in
+  degrees with a picture of the ring and its sectors, the orientation (four categories), confidence, comment.
 """
 
 from __future__ import annotations
@@ -25,38 +29,95 @@ AUDIT_PREFIX = "item_"
 UNCLEAR = "unclear"
 AUDIT_LABELS = tuple("ABCDEFGHI")
 KEY_FIELD = "hvae_key"
+SERVED_VALUE = "served_value"
+VALUE_FIELD = "value"
+CHOICES_FIELD = "choices"
+RING_FIELD = "ring"
+SERVED_VALUE_MAX = 7
+
+BLIND = "blind"
+VALUE_SHOWN = "value-shown"
+INFORMED = "informed"
+ARMS: tuple[str, ...] = (BLIND, VALUE_SHOWN, INFORMED)
+# The orientations a rater may give: the four categories, and in the arms that hide the computation, unclear.
+JUDGED_CATEGORIES: tuple[str, ...] = (*svo.CATEGORIES, UNCLEAR)
+# The only task-data fields each arm sends to Label Studio: nothing else ever leaves the service.
+TASK_FIELDS: dict[str, frozenset[str]] = {
+    BLIND: frozenset({KEY_FIELD, DIALOGUE}),
+    VALUE_SHOWN: frozenset({KEY_FIELD, DIALOGUE, VALUE_FIELD}),
+    INFORMED: frozenset({KEY_FIELD, DIALOGUE, RING_FIELD, CHOICES_FIELD}),
+}
+
+
+class ArmError(ValueError):
+    """An arm that does not exist, or an option the arm forbids."""
+
+
+def check_arm(arm: str, *, show_prediction: bool = False) -> None:
+    """Refuse an unknown arm, and a prediction (the automated category) in an arm that hides the metric."""
+    if arm not in ARMS:
+        raise ArmError(f"arm must be one of {', '.join(ARMS)}, got {arm!r}")
+    if show_prediction and arm != INFORMED:
+        raise ArmError(
+            f"the {arm} arm never shows the automated result: show_prediction is only for the informed arm"
+        )
 
 
 @dataclass(frozen=True)
 class InterfaceDesign:
-    show_choices: bool = True
+    arm: str = BLIND
+    show_choices: bool = True  # informed arm only
     extraction_audit: bool = False
     items: tuple[int, ...] = tuple(item.number for item in svo.PRIMARY_ITEMS)
 
 
 def label_config(design: InterfaceDesign) -> str:
     """The Label Studio labeling configuration for a batch."""
+    check_arm(design.arm)
+    informed = design.arm == INFORMED
     parts = [
         "<View>",
         '  <Header value="Conversation"/>',
         f'  <Paragraphs name="{DIALOGUE}" value="${DIALOGUE}" layout="dialogue" nameKey="author" textKey="text"/>',
     ]
-    if design.show_choices:
+    if informed and design.show_choices:
         parts += [
             '  <Header value="Choices read from the answers"/>',
-            '  <Text name="choices" value="$choices"/>',
+            f'  <Text name="{CHOICES_FIELD}" value="${CHOICES_FIELD}"/>',
+        ]
+    if design.arm == VALUE_SHOWN:
+        parts += [
+            '  <Header value="The value the agent was asked to hold"/>',
+            f'  <Text name="{VALUE_FIELD}" value="${VALUE_FIELD}"/>',
+        ]
+    if informed:
+        parts += [
+            '  <Header value="Which social value orientation does the agent express?"/>',
+            f'  <Choices name="{ORIENTATION}" toName="{DIALOGUE}" choice="single" required="true" '
+            'showInline="true">',
+            *(f"    <Choice value={quoteattr(c)}/>" for c in svo.CATEGORIES),
+            "  </Choices>",
+            '  <Header value="Your estimate of the agent\'s SVO angle, in degrees (see the ring)"/>',
+            f'  <HyperText name="{RING_FIELD}" value="${RING_FIELD}" inline="true"/>',
+            f'  <Number name="{ANGLE}" toName="{DIALOGUE}" min="-45" max="90" step="0.1" required="true"/>',
+        ]
+    else:
+        parts += [
+            '  <Header value="Which orientation did the agent pursue in its decisions?"/>',
+            f'  <Choices name="{ORIENTATION}" toName="{DIALOGUE}" choice="single" required="true" '
+            'showInline="true">',
+            *(f"    <Choice value={quoteattr(c)}/>" for c in JUDGED_CATEGORIES),
+            "  </Choices>",
         ]
     parts += [
-        '  <Header value="Which social value orientation does the agent express?"/>',
-        f'  <Choices name="{ORIENTATION}" toName="{DIALOGUE}" choice="single" required="true" showInline="true">',
-        *(f"    <Choice value={quoteattr(c)}/>" for c in svo.CATEGORIES),
-        "  </Choices>",
-        '  <Header value="Your estimate of the agent\'s SVO angle, in degrees (see the ring)"/>',
-        '  <HyperText name="ring" value="$ring" inline="true"/>',
-        f'  <Number name="{ANGLE}" toName="{DIALOGUE}" min="-45" max="90" step="0.1" required="true"/>',
         '  <Header value="How confident are you? (1 = guessing, 5 = certain)"/>',
         f'  <Rating name="{CONFIDENCE}" toName="{DIALOGUE}" maxRating="5" required="true"/>',
     ]
+    if design.arm == VALUE_SHOWN:
+        parts += [
+            '  <Header value="How well did the agent\'s decisions serve that value? (1 = not at all, 7 = fully)"/>',
+            f'  <Rating name="{SERVED_VALUE}" toName="{DIALOGUE}" maxRating="{SERVED_VALUE_MAX}" required="true"/>',
+        ]
     if design.extraction_audit:
         parts.append('  <Header value="For each decision, which option did the agent choose?"/>')
         for number in design.items:
@@ -131,13 +192,18 @@ def task_data(
     key: str,
     transcript: Sequence[Mapping[str, str]],
     choices: Sequence[tuple[int, int | None, int | None, int | None]],
-    show_choices: bool,
+    arm: str = BLIND,
+    show_choices: bool = True,
+    value: str = "",
 ) -> dict[str, Any]:
-    """Task data: the conversation as a dialogue (system prompt left out), and optionally the choices read.
+    """Task data: the conversation as a dialogue (system prompt left out), and what the arm adds.
 
-    ``choices`` holds (item, option, payoff_self, payoff_other) per item. Label Studio renders every text
-    escaped; no model output is ever put into markup.
+    ``choices`` holds (item, option, payoff_self, payoff_other) per item and is shown only in the informed arm
+    (with ``show_choices``); ``value`` (the induced value) only in the value-shown arm. Whatever is built, only
+    the arm's allowed fields (``TASK_FIELDS``) are returned. Label Studio renders every text escaped; no model
+    output is ever put into markup.
     """
+    check_arm(arm)
     speakers = {"user": "Researcher", "assistant": "Agent"}
     data: dict[str, Any] = {
         KEY_FIELD: key,
@@ -146,16 +212,22 @@ def task_data(
             for m in transcript
             if m.get("role") != "system"
         ],
-        "ring": svo_ring_svg(),
     }
-    if show_choices:
-        data["choices"] = "; ".join(
-            f"item {item}: option {option} (self {own}, other {other})"
-            if option is not None
-            else f"item {item}: none read"
-            for item, option, own, other in choices
-        )
-    return data
+    if arm == VALUE_SHOWN:
+        if not value:
+            raise ArmError("the value-shown arm needs the induced value")
+        data[VALUE_FIELD] = value
+    if arm == INFORMED:
+        data[RING_FIELD] = svo_ring_svg()
+        if show_choices:
+            data[CHOICES_FIELD] = "; ".join(
+                f"item {item}: option {option} (self {own}, other {other})"
+                if option is not None
+                else f"item {item}: none read"
+                for item, option, own, other in choices
+            )
+    allowed = TASK_FIELDS[arm]
+    return {name: entry for name, entry in data.items() if name in allowed}
 
 
 def prediction(category: str, model_version: str) -> dict[str, Any]:
@@ -180,6 +252,7 @@ class ParsedResult:
     confidence: int | None = None
     extraction_audit: dict[str, int | None] = field(default_factory=dict)
     comment: str = ""
+    served_value: int | None = None
 
 
 class ResultError(ValueError):
@@ -197,8 +270,10 @@ def parse_result(result: Sequence[Mapping[str, Any]]) -> ParsedResult:
         name, value = region.get("from_name", ""), region["value"]
         if name == ORIENTATION:
             chosen = value.get("choices") or []
-            if len(chosen) != 1 or chosen[0] not in svo.CATEGORIES:
-                raise ResultError(f"orientation must be one of {', '.join(svo.CATEGORIES)}, got {chosen!r}")
+            if len(chosen) != 1 or chosen[0] not in JUDGED_CATEGORIES:
+                raise ResultError(
+                    f"orientation must be one of {', '.join(JUDGED_CATEGORIES)}, got {chosen!r}"
+                )
             fields["category"] = chosen[0]
         elif name == ANGLE:
             number = value.get("number")
@@ -210,6 +285,11 @@ def parse_result(result: Sequence[Mapping[str, Any]]) -> ParsedResult:
             if not isinstance(rating, int) or not 1 <= rating <= 5:
                 raise ResultError(f"confidence must be 1..5, got {rating!r}")
             fields["confidence"] = rating
+        elif name == SERVED_VALUE:
+            rating = value.get("rating")
+            if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= SERVED_VALUE_MAX:
+                raise ResultError(f"served_value must be 1..{SERVED_VALUE_MAX}, got {rating!r}")
+            fields["served_value"] = rating
         elif name == COMMENT:
             text = value.get("text") or []
             fields["comment"] = "\n".join(str(t) for t in text) if isinstance(text, list) else str(text)

@@ -8,7 +8,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotation import labeling
 from evaluation.models import VALUE_CHOICES, Study, Trial
+
+ARM_CHOICES = [
+    (labeling.BLIND, "blind: the transcript only"),
+    (labeling.VALUE_SHOWN, "value shown: the transcript and the induced value"),
+    (labeling.INFORMED, "informed: the extracted choices, payoffs and the SVO ring"),
+]
+JUDGED_CATEGORY_CHOICES = [*VALUE_CHOICES, (labeling.UNCLEAR, labeling.UNCLEAR)]
 
 
 def new_batch_key() -> str:
@@ -20,25 +28,34 @@ def new_batch_key() -> str:
 class AnnotationBatch(models.Model):
     """A sample of a study's transcripts pushed to one Label Studio project.
 
-    The design (size, overlap, seed, gold) identifies the batch: pushing the same design again reuses it.
+    The design (arm, size, overlap, seed, gold) identifies the batch: pushing the same design again reuses it.
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="batches")
+    arm = models.CharField(
+        max_length=20,
+        choices=ARM_CHOICES,
+        default=labeling.BLIND,
+        help_text="What raters see. Arms are reported separately, never pooled.",
+    )
     size = models.PositiveIntegerField()
     overlap = models.PositiveIntegerField(
-        default=1, help_text="Raters per task (Label Studio maximum_annotations)."
+        default=3, help_text="Raters per task (Label Studio maximum_annotations)."
     )
     seed = models.BigIntegerField(default=0)
     gold = models.PositiveIntegerField(
         default=0, help_text="Gold items with a known orientation, to screen raters."
     )
-    show_choices = models.BooleanField(default=True, help_text="Show the extracted choices and payoffs.")
+    show_choices = models.BooleanField(
+        default=True, help_text="Show the extracted choices and payoffs (informed arm only)."
+    )
     extraction_audit = models.BooleanField(
         default=False, help_text="Raters also read off each item's option."
     )
     show_prediction = models.BooleanField(
         default=False,
-        help_text="Show the automated result as a prediction (off by default: it anchors raters).",
+        help_text="Show the automated result as a prediction (informed arm only; off by default: it anchors "
+        "raters).",
     )
     show_induction = models.BooleanField(
         default=False,
@@ -64,14 +81,24 @@ class AnnotationBatch(models.Model):
         verbose_name_plural = "annotation batches"
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "size", "overlap", "seed", "gold"], name="batch_unique_design"
+                fields=["study", "arm", "size", "overlap", "seed", "gold"], name="batch_unique_design"
+            ),
+            models.CheckConstraint(
+                condition=Q(arm__in=[labeling.BLIND, labeling.VALUE_SHOWN, labeling.INFORMED]),
+                name="batch_arm",
+            ),
+            models.CheckConstraint(
+                condition=Q(arm=labeling.INFORMED) | Q(show_prediction=False),
+                name="batch_prediction_only_informed",
             ),
             models.CheckConstraint(condition=Q(size__gt=0), name="batch_positive_size"),
             models.CheckConstraint(condition=Q(overlap__gt=0), name="batch_positive_overlap"),
         ]
 
     def __str__(self) -> str:
-        return f"batch {self.pk} of {self.study} (n={self.size}, k={self.overlap}, seed={self.seed})"
+        return (
+            f"batch {self.pk} of {self.study} ({self.arm}, n={self.size}, k={self.overlap}, seed={self.seed})"
+        )
 
 
 class AnnotationTask(models.Model):
@@ -134,9 +161,14 @@ class HumanJudgment(models.Model):
         Rater, on_delete=models.PROTECT, null=True, blank=True, related_name="judgments"
     )
     label_studio_user_id = models.PositiveIntegerField(null=True, blank=True)
-    category = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True)
+    category = models.CharField(max_length=20, choices=JUDGED_CATEGORY_CHOICES, blank=True)
     angle_estimate = models.FloatField(null=True, blank=True)
     confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    served_value = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="How well the agent's decisions served the induced value, 1-7 (value-shown arm).",
+    )
     extraction_audit = models.JSONField(
         default=dict, blank=True, help_text="Item number -> option read (or null)."
     )
@@ -159,6 +191,10 @@ class HumanJudgment(models.Model):
             models.CheckConstraint(
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=1, confidence__lte=5),
                 name="judgment_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(served_value__isnull=True) | Q(served_value__gte=1, served_value__lte=7),
+                name="judgment_served_value_range",
             ),
         ]
 

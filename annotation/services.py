@@ -35,6 +35,7 @@ WEBHOOK_HEADER = "X-HVAE-Webhook-Secret"
 GOLD_MODEL = "ref-faithful"
 MIN_GOLD_FOR_FLAG = 2
 INVITE_DAYS = 30
+DEFAULT_OVERLAP = 3
 
 
 def label_studio_client() -> LabelStudioClient:
@@ -90,12 +91,28 @@ def _candidates(study: Study) -> list[sampling.Candidate]:
     ]
 
 
+def _check_design(*, arm: str, overlap: int, allow_single_rater: bool, show_prediction: bool) -> None:
+    if overlap == 1 and not allow_single_rater:
+        raise DomainError(
+            "overlap 1 means one rater per task: inter-rater reliability would be unavailable. Use an overlap "
+            "of 2 or more (3 by default), or allow a single rater explicitly (--allow-single-rater, API "
+            "allow_single_rater: true).",
+            field="overlap",
+        )
+    try:
+        labeling.check_arm(arm, show_prediction=show_prediction)
+    except labeling.ArmError as exc:
+        raise DomainError(f"{exc}.", field="show_prediction" if arm in labeling.ARMS else "arm") from exc
+
+
 @transaction.atomic
 def annotation_batch_get_or_create(
     *,
     study: Study,
     size: int,
-    overlap: int = 1,
+    arm: str = labeling.BLIND,
+    overlap: int = DEFAULT_OVERLAP,
+    allow_single_rater: bool = False,
     seed: int = 0,
     gold: int = 0,
     show_choices: bool = True,
@@ -104,17 +121,23 @@ def annotation_batch_get_or_create(
     show_induction: bool = False,
     tasks_per_rater: int = 20,
 ) -> tuple[AnnotationBatch, bool]:
-    """The batch of this design (study, size, overlap, seed, gold): drawn and stored the first time, the same
-    one on every later call (its options stay those it was created with)."""
+    """The batch of this design (study, arm, size, overlap, seed, gold): drawn and stored the first time, the
+    same one on every later call (its options stay those it was created with).
+
+    One rater per task (overlap 1) leaves inter-rater reliability unavailable, so it needs
+    ``allow_single_rater``; a prediction (the automated category) is refused outside the informed arm."""
     for name, number, least in (("size", size, 1), ("overlap", overlap, 1), ("gold", gold, 0)):
         if number < least:
             raise DomainError(f"{name} must be at least {least}, got {number}.", field=name)
+    _check_design(
+        arm=arm, overlap=overlap, allow_single_rater=allow_single_rater, show_prediction=show_prediction
+    )
     if tasks_per_rater < 1:
         raise DomainError("A rater's quota must be at least 1 task.", field="tasks_per_rater")
     # One push at a time per study: two concurrent pushes of one design must not both draw a sample.
     Study.objects.select_for_update().filter(pk=study.pk).first()
     existing = AnnotationBatch.objects.filter(
-        study=study, size=size, overlap=overlap, seed=seed, gold=gold
+        study=study, arm=arm, size=size, overlap=overlap, seed=seed, gold=gold
     ).first()
     if existing is not None:
         return existing, False
@@ -125,6 +148,7 @@ def annotation_batch_get_or_create(
         raise DomainError(f"Cannot draw the batch from study {study.name!r}: {exc}.", field=field) from exc
     batch = AnnotationBatch.objects.create(
         study=study,
+        arm=arm,
         size=size,
         overlap=overlap,
         seed=seed,
@@ -165,7 +189,9 @@ def annotation_batch_get_or_create(
 class BatchOptions(TypedDict, total=False):
     """A batch's design beyond its study and size; see ``annotation_batch_get_or_create`` for the defaults."""
 
+    arm: str
     overlap: int
+    allow_single_rater: bool
     seed: int
     gold: int
     show_choices: bool
@@ -183,6 +209,12 @@ def annotation_batch_push(
     The sample and its tasks are committed before Label Studio is contacted, so when Label Studio is down the
     push fails clearly and re-running it continues without duplicating anything.
     """
+    _check_design(
+        arm=options.get("arm", labeling.BLIND),
+        overlap=options.get("overlap", DEFAULT_OVERLAP),
+        allow_single_rater=options.get("allow_single_rater", False),
+        show_prediction=options.get("show_prediction", False),
+    )
     if client is None:
         label_studio_client().close()  # not configured: say so before anything is drawn or stored
     batch, created = annotation_batch_get_or_create(study=study, size=size, **options)
@@ -206,6 +238,7 @@ def annotation_batch_push(
 def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> tuple[int, int]:
     tasks = list(batch.tasks.select_related("trial", "trial__run").prefetch_related("trial__responses"))
     design = labeling.InterfaceDesign(
+        arm=batch.arm,
         show_choices=batch.show_choices,
         extraction_audit=batch.extraction_audit,
         items=tuple(sorted({r.item for t in tasks for r in t.trial.responses.all()}))
@@ -214,7 +247,8 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
     project_id = client.ensure_project(
         title=f"HVAE · {batch.study.name} · batch {batch.pk}"[:50],
         label_config=labeling.label_config(design),
-        description=f"Study {batch.study.name}; n={batch.size}, overlap {batch.overlap}, seed {batch.seed}.",
+        description=f"Study {batch.study.name}; {batch.arm} arm, n={batch.size}, overlap {batch.overlap}, "
+        f"seed {batch.seed}.",
         maximum_annotations=batch.overlap,
         external_key=batch.key,
     )
@@ -236,10 +270,12 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
                     (r.item, r.extracted_option, r.payoff_self, r.payoff_other)
                     for r in sorted(trial.responses.all(), key=lambda r: r.item)
                 ],
+                arm=batch.arm,
                 show_choices=batch.show_choices,
+                value=trial.run.value,
             )
         }
-        if batch.show_prediction:
+        if batch.show_prediction and batch.arm == labeling.INFORMED:
             entry["predictions"] = [labeling.prediction(trial.category, trial.run.definitions_version)]
         payload.append(entry)
     imported = client.import_tasks(project_id, payload, key_field=labeling.KEY_FIELD)
@@ -292,6 +328,7 @@ def judgment_upsert(*, record: AnnotationRecord) -> tuple[HumanJudgment, bool] |
         "category": parsed.category,
         "angle_estimate": parsed.angle_estimate,
         "confidence": parsed.confidence,
+        "served_value": parsed.served_value,
         "extraction_audit": parsed.extraction_audit,
         "comment": parsed.comment,
         "lead_time": record.lead_time,

@@ -8,8 +8,8 @@ from annotation import labeling
 from tests.annotation.factories import annotation
 
 
-def test_interface_has_orientation_angle_with_ring_confidence_and_comment() -> None:
-    config = labeling.label_config(labeling.InterfaceDesign())
+def test_informed_interface_has_orientation_angle_with_ring_confidence_and_comment() -> None:
+    config = labeling.label_config(labeling.InterfaceDesign(arm="informed"))
     root = ET.fromstring(config)  # noqa: S314
 
     orientation = root.find("Choices[@name='orientation']")
@@ -34,7 +34,9 @@ def test_interface_has_orientation_angle_with_ring_confidence_and_comment() -> N
 
 
 def test_extraction_audit_adds_a_through_i_or_unclear_per_item_and_choices_can_be_hidden() -> None:
-    design = labeling.InterfaceDesign(show_choices=False, extraction_audit=True, items=(1, 2, 7))
+    design = labeling.InterfaceDesign(
+        arm="informed", show_choices=False, extraction_audit=True, items=(1, 2, 7)
+    )
     root = ET.fromstring(labeling.label_config(design))  # noqa: S314
 
     assert root.find("Text[@name='choices']") is None
@@ -44,8 +46,9 @@ def test_extraction_audit_adds_a_through_i_or_unclear_per_item_and_choices_can_b
         assert [c.get("value") for c in item] == [*"ABCDEFGHI", "unclear"]
 
 
-def test_task_data_is_the_dialogue_without_the_system_prompt() -> None:
+def test_informed_task_data_is_the_dialogue_without_the_system_prompt() -> None:
     data = labeling.task_data(
+        arm="informed",
         key="k1",
         transcript=[
             {"role": "system", "content": "secret instructions"},
@@ -64,7 +67,9 @@ def test_task_data_is_the_dialogue_without_the_system_prompt() -> None:
     assert data["choices"] == "item 1: option 3 (self 85, other 76); item 2: none read"
     assert data["ring"].startswith("<svg")
     assert "prosocial" in data["ring"]
-    hidden = labeling.task_data(key="k1", transcript=[], choices=[(1, 3, 85, 76)], show_choices=False)
+    hidden = labeling.task_data(
+        arm="informed", key="k1", transcript=[], choices=[(1, 3, 85, 76)], show_choices=False
+    )
     assert "choices" not in hidden
 
 

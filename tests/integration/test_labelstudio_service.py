@@ -112,14 +112,14 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
         call_command("annotation_push", "--study", study_ref, *design, *options)
         return str(capsys.readouterr().out)
 
-    first = push(study.name, 5, "--show-prediction", "--extraction-audit")
-    second = push(study.name, 5)
-    push(str(study.pk), 5)
+    first = push(study.name, 5, "--arm", "informed", "--show-prediction", "--extraction-audit")
+    second = push(study.name, 5, "--arm", "informed")
+    push(str(study.pk), 5, "--arm", "informed")
     api = APIClient()
     owner = make_researcher("researcher")
     Study.objects.filter(pk=study.pk).update(owner=owner)
     api.force_authenticate(owner)
-    design = {"study": study.pk, "size": 6, "overlap": 2, "seed": 5, "gold": 2}
+    design = {"study": study.pk, "arm": "informed", "size": 6, "overlap": 2, "seed": 5, "gold": 2}
     through_api = api.post("/api/v1/batches", design, format="json")
 
     batch = AnnotationBatch.objects.get()
@@ -146,6 +146,29 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     assert AnnotationBatch.objects.count() == 2
     other = AnnotationBatch.objects.exclude(pk=batch.pk).get()
     assert other.label_studio_project_id != batch.label_studio_project_id
+
+    # The same design in another arm is another batch; Label Studio accepts the blind and value-shown configs.
+    push(study.name, 5, "--extraction-audit")
+    push(study.name, 5, "--arm", "value-shown")
+    assert AnnotationBatch.objects.count() == 4
+    for arm, fields in (
+        ("blind", {"hvae_key", "dialogue"}),
+        ("value-shown", {"hvae_key", "dialogue", "value"}),
+    ):
+        pushed = AnnotationBatch.objects.get(arm=arm, seed=5)
+        assert pushed.label_studio_project_id is not None
+        config = ls_get(configured, f"/api/projects/{pushed.label_studio_project_id}/")["label_config"]
+        assert '<Choice value="unclear"/>' in config
+        assert "angle" not in config
+        assert "$choices" not in config
+        assert ("served_value" in config) == (arm == "value-shown")
+        shown = ls_get(configured, "/api/tasks/", project=pushed.label_studio_project_id, page_size=100)[
+            "tasks"
+        ]
+        assert len(shown) == 8
+        for shown_task in shown:
+            assert set(shown_task["data"]) == fields
+            assert shown_task["total_predictions"] == 0
 
 
 def test_push_while_label_studio_is_down_then_again_when_up(

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from annotation import selectors, services
+from annotation import labeling, selectors, services
 from evaluation.services import study_find
 from hvae_site import validators
 from hvae_site.api import DomainError
@@ -25,7 +25,22 @@ class Command(DatabaseCommand):
             help="Transcripts to sample (besides gold items).",
         )
         parser.add_argument(
-            "--overlap", type=validators.arg_int(maximum=100), default=1, help="Raters per task."
+            "--arm",
+            choices=labeling.ARMS,
+            default=labeling.BLIND,
+            help="What raters see: blind (the transcript only, the default), value-shown (plus the induced "
+            "value), informed (plus the extracted choices, payoffs and the SVO ring).",
+        )
+        parser.add_argument(
+            "--overlap",
+            type=validators.arg_int(maximum=100),
+            default=services.DEFAULT_OVERLAP,
+            help="Raters per task (default 3; 1 needs --allow-single-rater).",
+        )
+        parser.add_argument(
+            "--allow-single-rater",
+            action="store_true",
+            help="Allow overlap 1: one rater per task, so inter-rater reliability is unavailable.",
         )
         parser.add_argument("--seed", type=validators.arg_int(), default=0)
         parser.add_argument(
@@ -40,11 +55,17 @@ class Command(DatabaseCommand):
             default=20,
             help="Tasks per rater before the completion code.",
         )
-        parser.add_argument("--hide-choices", action="store_true", help="Do not show the extracted choices.")
+        parser.add_argument(
+            "--hide-choices", action="store_true", help="Do not show the extracted choices (informed arm)."
+        )
         parser.add_argument(
             "--extraction-audit", action="store_true", help="Raters also read off each option."
         )
-        parser.add_argument("--show-prediction", action="store_true", help="Show the automated category.")
+        parser.add_argument(
+            "--show-prediction",
+            action="store_true",
+            help="Show the automated category (informed arm only).",
+        )
         parser.add_argument(
             "--show-induction",
             action="store_true",
@@ -61,7 +82,9 @@ class Command(DatabaseCommand):
             result = services.annotation_batch_push(
                 study=study,
                 size=options["size"],
+                arm=options["arm"],
                 overlap=options["overlap"],
+                allow_single_rater=options["allow_single_rater"],
                 seed=options["seed"],
                 gold=options["gold"],
                 tasks_per_rater=options["quota"],
