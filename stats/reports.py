@@ -479,26 +479,57 @@ def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str
 # human validation
 
 
+ARM_ORDER = ("blind", "value-shown", "informed")
+UNCLEAR = "unclear"
+
+
 def human_section(
     study: Study, trials: pd.DataFrame, *, include_flagged: bool, seed: int, n_boot: int
 ) -> dict[str, Any]:
-    """Human validation for the whole study and, when it has several batches, for each batch."""
+    """Human validation per arm and, when an arm has several batches, per batch.
+
+    Arms (what raters were shown) are never pooled: the top-level numbers are those of the first arm present in
+    the order blind, value-shown, informed, and every other arm is reported whole under ``other_arms``. An
+    ``unclear`` answer names no orientation: it counts as no category in the agreement statistics, and the
+    number of such answers is reported.
+    """
     judgments = stats_selectors.judgments_frame(study=study)
     audited = judgments.loc[judgments["audit"].map(bool).astype(bool), "trial_id"].unique().tolist()
     responses = stats_selectors.audited_responses_frame(trial_ids=audited)
     automated = _scored(trials)[["trial_id", "category", "angle"]]
+    unclear = judgments["category"] == UNCLEAR
+    judgments = judgments.assign(category=judgments["category"].where(~unclear, ""))
 
     def compute(subset: pd.DataFrame) -> dict[str, Any]:
         return validation.human_validation(
             automated, subset, responses, include_flagged=include_flagged, seed=seed, n_boot=n_boot
         )
 
-    section = compute(judgments)
-    batch_ids = sorted(judgments["batch_id"].unique().tolist())
-    section["batches"] = (
-        [{"batch": int(b), **compute(judgments[judgments["batch_id"] == b])} for b in batch_ids]
-        if len(batch_ids) > 1
-        else []
+    def arm_section(arm: str | None) -> dict[str, Any]:
+        subset = judgments if arm is None else judgments[judgments["arm"] == arm]
+        section = compute(subset)
+        section["arm"] = arm
+        section["n_unclear"] = int(unclear[subset.index].sum())
+        batch_ids = sorted(subset["batch_id"].unique().tolist())
+        section["batches"] = (
+            [{"batch": int(b), **compute(subset[subset["batch_id"] == b])} for b in batch_ids]
+            if len(batch_ids) > 1
+            else []
+        )
+        return section
+
+    present = [arm for arm in ARM_ORDER if (judgments["arm"] == arm).any()]
+    section = arm_section(present[0] if present else None)
+    section["other_arms"] = [arm_section(arm) for arm in present[1:]]
+    section["arms_note"] = (
+        "judgments of different arms (what raters were shown) are never pooled; "
+        + (
+            f"these numbers are the {present[0]} arm's"
+            + (f", the {', '.join(present[1:])} arm(s) follow separately" if present[1:] else "")
+            if present
+            else "no judgments yet"
+        )
+        + "; an unclear answer counts as no category"
     )
     return section
 

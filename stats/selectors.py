@@ -48,6 +48,7 @@ TRIAL_FIELDS = {
 JUDGMENT_FIELDS = {
     "label_studio_annotation_id": "annotation_id",
     "task__batch_id": "batch_id",
+    "task__batch__arm": "arm",
     "trial_id": "trial_id",
     "rater_id": "rater_id",
     "label_studio_user_id": "label_studio_user_id",
