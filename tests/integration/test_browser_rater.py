@@ -88,7 +88,9 @@ def test_a_rater_goes_from_the_invite_link_through_label_studio_to_the_completio
     study.completion_code = "HVAE-7Q"
     study.completion_url = f"{live_server.url}/health"  # stands in for the crowd platform's return page
     study.save()
-    batch = services.annotation_batch_push(study=study, size=1, tasks_per_rater=1).batch
+    # The informed arm: the rater also estimates the angle beside the ring (the blind and value-shown
+    # configurations are checked against the real Label Studio in test_labelstudio_service.py).
+    batch = services.annotation_batch_push(study=study, size=1, tasks_per_rater=1, arm="informed").batch
     # The rater reaches our pages under Label Studio's host name (another port), so that the Label Studio
     # session cookie our page sets is the browser's for Label Studio too.
     ours = live_server.url.replace("localhost", httpx.URL(label_studio.url).host)
