@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
-from evaluation import access, jobs, launch, prompts, selectors, services, svo
+from evaluation import access, jobs, launch, prompts, rescoring, selectors, services, svo
 from evaluation.models import EvaluationRun, ItemResponse, ModelEndpoint, Study, Trial
 from hvae_site import validators
 from hvae_site.api import DomainError, PostScopedRateThrottle
@@ -401,16 +401,7 @@ class TrialOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "status",
             "attempts",
             "failure_reason",
-            "angle",
-            "category",
-            "mean_self",
-            "mean_other",
-            "transitive",
-            "target_angle",
-            "angular_deviation",
-            "value_rationality",
-            "category_hit",
-            "inequality_aversion",
+            *rescoring.SCORE_FIELDS,
             "finished_at",
         ]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.stats import binomtest
 
 from stats.agreement.estimate import (
     _RELATIVE_ZERO,
@@ -60,12 +61,10 @@ def _complete_pairs(a: Iterable[Any], b: Iterable[Any]) -> tuple[list[Any], list
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
-    """Wilson (1927) 95% score interval for a binomial proportion of ``successes`` out of ``n`` (n >= 1)."""
-    share = successes / n
-    z2 = _Z * _Z
-    centre = (share + z2 / (2 * n)) / (1 + z2 / n)
-    half_width = _Z * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+    """Wilson (1927) 95% score interval for a binomial proportion of ``successes`` out of ``n`` (n >= 1), as
+    scipy computes it (``binomtest(...).proportion_ci(method="wilson")``)."""
+    interval = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return max(0.0, float(interval.low)), min(1.0, float(interval.high))
 
 
 def accuracy(a: Iterable[Any], b: Iterable[Any]) -> Estimate:
