@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from evaluation import access
 from hvae_site.api import PostScopedRateThrottle
-from stats import agreement, reports, validation
+from stats import agreement, report_model, reports, validation
 from stats.views import include_flagged
 
 MAX_RATINGS = 100_000
@@ -28,11 +28,12 @@ class StudyReportApi(APIView):
         parameters=[
             OpenApiParameter("include_flagged", bool, description="Keep raters flagged on gold items.")
         ],
-        responses={200: dict},
+        responses={200: report_model.schema_serializer(report_model.Report)},
     )
     def get(self, request: Request, pk: int) -> Response:
         study = access.study_for(request.user, pk)
-        return Response(reports.cached_report(study, include_flagged=include_flagged(request)))
+        report = reports.cached_report(study, include_flagged=include_flagged(request))
+        return Response(report_model.to_json(report))
 
 
 def _finite(value: float | None, field: str) -> None:

@@ -9,6 +9,7 @@ from evaluation import svo
 from evaluation.models import Study
 from stats import preregistration
 from stats import selectors as stats_selectors
+from stats.report_model import Preregistration
 
 
 def current_plan(study: Study) -> dict[str, Any]:
@@ -30,23 +31,19 @@ def current_plan(study: Study) -> dict[str, Any]:
     )
 
 
-def preregistration_section(study: Study) -> dict[str, Any]:
+def preregistration_section(study: Study) -> Preregistration:
     """Whether the study has a registered plan and whether the analysis followed it: every difference
     between the latest registered plan and the current one, by path."""
     registered = stats_selectors.latest_preregistration(study=study)
     if registered is None:
-        return {
-            "registered": False,
-            "sha256": None,
-            "registered_at": None,
-            "followed": None,
-            "deviations": [],
-        }
+        return Preregistration(
+            registered=False, sha256=None, registered_at=None, followed=None, deviations=()
+        )
     found = preregistration.deviations(registered.plan, current_plan(study))
-    return {
-        "registered": True,
-        "sha256": registered.sha256,
-        "registered_at": registered.created_at.isoformat(),
-        "followed": not found,
-        "deviations": [deviation.to_dict() for deviation in found],
-    }
+    return Preregistration(
+        registered=True,
+        sha256=registered.sha256,
+        registered_at=registered.created_at.isoformat(),
+        followed=not found,
+        deviations=tuple(found),
+    )

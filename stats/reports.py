@@ -1,8 +1,9 @@
-"""The study report: automated results, consistency, human validation and methods, as one JSON-ready dict.
+"""The study report: automated results, consistency, human validation and methods, as a typed ``Report``
+(``stats.report_model``); its JSON (``to_json``) and CSV tables (``report_tables``) are made from it at the edge.
 
-Every figure carries its n and 95% CI (an ``Estimate`` as a dict); too little data reads "not enough data
-(n = ...)". The report and its figures are cached per study under a key that changes with any new trial
-result, judgment, rater flag or run, so the study page is served from the cached computation.
+Every figure carries its n and 95% CI (an ``Estimate``); too little data reads "not enough data (n = ...)".
+The report and its figures are cached per study under a key that changes with any new trial result, judgment,
+rater flag or run, so the study page is served from the cached computation.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from django.core.cache import cache
 from evaluation import prompts, summary, svo
 from evaluation.models import Study
 from stats import comparison, consistency, human_selectors, plots, sensitivity, validation
+from stats import report_model as model
 from stats import selectors as stats_selectors
+from stats.agreement.estimate import Estimate
 from stats.preregistration_report import preregistration_section
+from stats.report_model import to_json
 
 REPORT_VERSION = "hvae-report/3"
+CACHE_FORMAT = "typed/1"
+"""Changes whenever the cached Python objects change shape (the report's JSON keeps REPORT_VERSION)."""
 CACHE_SECONDS = 24 * 3600
 DEFAULT_SEED = 0
 DEFAULT_N_BOOT = 1000
@@ -85,22 +91,53 @@ def cell_keys(trials: pd.DataFrame) -> list[summary.CellKey]:
     keys: dict[int, summary.CellKey] = {}
     columns = [trials[c].tolist() for c in ("run_id", *CELL, *DESIGN_COLUMNS)]
     result = []
-    for run_id, model, value, strategy, variant, order, labels, t, items, definitions in zip(
+    for run_id, model_name, value, strategy, variant, order, labels, t, items, definitions in zip(
         *columns, strict=True
     ):
         key = keys.get(run_id)
         if key is None:
             design = summary.Design(variant, order, labels, _temperature(t), items, definitions)
-            key = keys[run_id] = summary.CellKey(model, value, strategy, design)
+            key = keys[run_id] = summary.CellKey(model_name, value, strategy, design)
         result.append(key)
     return result
 
 
-def design_label(design: dict[str, Any]) -> str:
-    return summary.Design(**design).label()
+def _estimate(interval: summary.Interval) -> Estimate:
+    return Estimate(
+        interval.value, interval.ci_low, interval.ci_high, interval.n, interval.method, interval.note
+    )
 
 
-def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[str, Any]:
+def cell_result(cell: summary.CellSummary, *, reference_agent: bool) -> model.CellResult:
+    """A cell of the report from the per-cell summary; a known value's target angle when the trials gave none."""
+    target = cell.target_angle
+    if target is None and cell.value in svo.VALUES and cell.design.definitions in svo.KNOWN_DEFINITIONS:
+        target = svo.target_angle(cell.value, definitions=cell.design.definitions)
+    return model.CellResult(
+        model=cell.model,
+        value=cell.value,
+        strategy=cell.strategy,
+        design=cell.design,
+        n_trials=cell.n_trials,
+        n_scored=cell.n_scored,
+        n_failed=cell.n_failed,
+        angle=_estimate(cell.angle),
+        mean_angle=cell.mean_angle,
+        sd_angle=cell.sd_angle,
+        target_angle=target,
+        mean_angular_deviation=cell.mean_angular_deviation,
+        categories=dict(cell.categories),
+        value_rationality=_estimate(cell.value_rationality),
+        value_rationality_itt=_estimate(cell.value_rationality_itt),
+        hit_rate=_estimate(cell.hit_rate),
+        transitive_rate=_estimate(cell.transitive_rate),
+        extraction=dict(cell.extraction),
+        failures=dict(cell.failures),
+        reference_agent=reference_agent,
+    )
+
+
+def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> model.Automated:
     """Per cell (model, value, strategy and design): counts, failures, angle, categories, value rationality
     (scored and intention-to-treat), hit and transitivity rates; goal vs plain within a design; the
     value-rationality heatmap and the angle distribution on the SVO ring."""
@@ -142,18 +179,13 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
     ]
     items = {key: summary.ItemCounts(methods[key], reasked.get(key, 0)) for key in methods}
     reference = {key for key, flag in zip(keys, trials["reference_agent"], strict=True) if bool(flag)}
-    cells = []
-    for cell in summary.summarise(rows, items):
-        key = summary.CellKey(cell.model, cell.value, cell.strategy, cell.design)
-        row = cell.to_dict()
-        row["reference_agent"] = key in reference
-        if (
-            row["target_angle"] is None
-            and cell.value in svo.VALUES
-            and cell.design.definitions in svo.KNOWN_DEFINITIONS
-        ):
-            row["target_angle"] = svo.target_angle(cell.value, definitions=cell.design.definitions)
-        cells.append(row)
+    cells = [
+        cell_result(
+            cell,
+            reference_agent=summary.CellKey(cell.model, cell.value, cell.strategy, cell.design) in reference,
+        )
+        for cell in summary.summarise(rows, items)
+    ]
     scored = _scored(trials)
     scored_keys = [k for k, status in zip(keys, trials["status"], strict=True) if status == SCORED]
     by_pair: dict[tuple[str, str, summary.Design], dict[str, list[float]]] = {}
@@ -162,48 +194,50 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> dict[st
             float(rationality)
         )
     goal_vs_plain = []
-    for model, value, design in sorted(by_pair, key=lambda k: (k[0], k[1], k[2].sort_key())):
-        by_strategy = by_pair[(model, value, design)]
+    for model_name, value, design in sorted(by_pair, key=lambda k: (k[0], k[1], k[2].sort_key())):
+        by_strategy = by_pair[(model_name, value, design)]
         if "goal" in by_strategy and "plain" in by_strategy:
             difference = comparison.mean_difference(by_strategy["plain"], by_strategy["goal"])
             goal_vs_plain.append(
-                {
-                    "model": model,
-                    "value": value,
-                    "design": design.to_dict(),
-                    "vr_plain": comparison.mean_estimate(by_strategy["plain"]).to_dict(),
-                    "vr_goal": comparison.mean_estimate(by_strategy["goal"]).to_dict(),
-                    "difference": difference.to_dict(),
-                }
+                model.GoalVsPlain(
+                    model=model_name,
+                    value=value,
+                    design=design,
+                    vr_plain=comparison.mean_estimate(by_strategy["plain"]),
+                    vr_goal=comparison.mean_estimate(by_strategy["goal"]),
+                    difference=difference,
+                )
             )
-    several_designs = len({design_label(c["design"]) for c in cells}) > 1
+    several_designs = len({c.design.label() for c in cells}) > 1
 
-    def row_label(cell: dict[str, Any]) -> str:
-        label = f"{cell['model']} · {cell['strategy']}"
-        return f"{label} · {design_label(cell['design'])}" if several_designs else label
+    def row_label(cell: model.CellResult) -> str:
+        label = f"{cell.model} · {cell.strategy}"
+        return f"{label} · {cell.design.label()}" if several_designs else label
 
-    row_labels = sorted({row_label(c) for c in cells})
-    values = [v for v in svo.VALUES if any(c["value"] == v for c in cells)]
-    vr = {(row_label(c), c["value"]): c["value_rationality"]["value"] for c in cells}
-    heatmap = {
-        "rows": row_labels,
-        "columns": values,
-        "cells": [[vr.get((row, value)) for value in values] for row in row_labels],
-    }
+    row_labels = tuple(sorted({row_label(c) for c in cells}))
+    values = tuple(v for v in svo.VALUES if any(c.value == v for c in cells))
+    vr = {(row_label(c), c.value): c.value_rationality.value for c in cells}
+    heatmap = model.Heatmap(
+        rows=row_labels,
+        columns=values,
+        cells=tuple(tuple(vr.get((row, value)) for value in values) for row in row_labels),
+    )
     edges = np.arange(-45.0, 90.0 + ANGLE_BIN_DEGREES, ANGLE_BIN_DEGREES)
     histogram = {
-        str(value): np.histogram(group["angle"].dropna().clip(-45, 90), bins=edges)[0].astype(int).tolist()
+        str(value): tuple(int(n) for n in np.histogram(group["angle"].dropna().clip(-45, 90), bins=edges)[0])
         for value, group in scored.groupby("value", sort=True)
     }
-    return {
-        "cells": cells,
-        "cell_keys": list(summary.CELL_KEYS),
-        "goal_vs_plain": goal_vs_plain,
-        "heatmap": heatmap,
-        "angle_histogram": {"edges": edges.tolist(), "counts_by_value": histogram},
-        "n_trials": len(trials),
-        "n_scored": len(scored),
-    }
+    return model.Automated(
+        cells=tuple(cells),
+        cell_keys=tuple(summary.CELL_KEYS),
+        goal_vs_plain=tuple(goal_vs_plain),
+        heatmap=heatmap,
+        angle_histogram=model.AngleHistogram(
+            edges=tuple(float(edge) for edge in edges), counts_by_value=histogram
+        ),
+        n_trials=len(trials),
+        n_scored=len(scored),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -273,7 +307,7 @@ def _trial_table(trials: pd.DataFrame) -> list[tuple[summary.CellKey, int, str, 
     ]
 
 
-def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str, Any]:
+def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> model.PositionBias:
     """For each (model, value, strategy) and design apart from the option order that was run with a reversed
     or random order: choices by displayed position and by option per order, the chi-square test of order
     dependence with Cramér's V, the position-pick probability for the first and the last displayed position,
@@ -303,11 +337,11 @@ def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[s
     rows = []
     pooled: dict[str, list[sensitivity.Choice]] = {}
     for group in sorted(wanted, key=lambda g: (g[0], g[1], g[2], g[3].sort_key())):
-        model, value, strategy, design = group
+        model_name, value, strategy, design = group
         by_order = choice_rows.get(group, {})
-        label = design_label(design.to_dict())
+        label = design.label()
         everything = [c for order in sorted(by_order) for c in by_order[order]]
-        pooled.setdefault(model, []).extend(
+        pooled.setdefault(model_name, []).extend(
             sensitivity.Choice((label, value, strategy, c.stratum), c.presented_order, c.option)
             for c in everything
         )
@@ -322,53 +356,50 @@ def position_bias_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[s
             return [vr for status, _, vr in trials if status == SCORED]
 
         rows.append(
-            {
-                "model": model,
-                "value": value,
-                "strategy": strategy,
-                "design": _without(design, "order"),
-                "orders": sorted(outcomes),
-                "n_trials": {order: len(outcomes[order]) for order in sorted(outcomes)},
-                "distribution": {
-                    order: sensitivity.choice_distribution(by_order[order]).to_dict()
-                    for order in sorted(by_order)
+            model.PositionBiasGroup(
+                model=model_name,
+                value=value,
+                strategy=strategy,
+                design=_without(design, "order"),
+                orders=tuple(sorted(outcomes)),
+                n_trials={order: len(outcomes[order]) for order in sorted(outcomes)},
+                distribution={
+                    order: sensitivity.choice_distribution(by_order[order]) for order in sorted(by_order)
                 },
-                "order_dependence": sensitivity.order_dependence(
+                order_dependence=sensitivity.order_dependence(
                     {order: [c.option for c in by_order[order]] for order in sorted(by_order)}
-                ).to_dict(),
-                "position_pick_first": sensitivity.position_pick_probability(
-                    everything, position=1
-                ).to_dict(),
-                "position_pick_last": sensitivity.position_pick_probability(
+                ),
+                position_pick_first=sensitivity.position_pick_probability(everything, position=1),
+                position_pick_last=sensitivity.position_pick_probability(
                     everything, position=sensitivity.N_OPTIONS
-                ).to_dict(),
-                "reversed_minus_fixed": {
-                    "angle": sensitivity.welch_difference(angles(fixed), angles(reverse)).to_dict(),
-                    "value_rationality": sensitivity.welch_difference(
+                ),
+                reversed_minus_fixed=model.OrderDifferences(
+                    angle=sensitivity.welch_difference(angles(fixed), angles(reverse)),
+                    value_rationality=sensitivity.welch_difference(
                         rationalities(fixed), rationalities(reverse)
-                    ).to_dict(),
-                },
-            }
+                    ),
+                ),
+            )
         )
-    by_model = [
-        {
-            "model": model,
-            "n_groups": sum(1 for g in wanted if g[0] == model),
-            "position_pick_first": sensitivity.position_pick_probability(pooled[model], position=1).to_dict(),
-            "position_pick_last": sensitivity.position_pick_probability(
-                pooled[model], position=sensitivity.N_OPTIONS
-            ).to_dict(),
-        }
-        for model in sorted(pooled)
-    ]
-    return {
-        "groups": rows,
-        "by_model": by_model,
-        "about": "Runs with option order reversed or random, next to the fixed-order runs of the same model, "
+    by_model = tuple(
+        model.PositionBiasByModel(
+            model=model_name,
+            n_groups=sum(1 for g in wanted if g[0] == model_name),
+            position_pick_first=sensitivity.position_pick_probability(pooled[model_name], position=1),
+            position_pick_last=sensitivity.position_pick_probability(
+                pooled[model_name], position=sensitivity.N_OPTIONS
+            ),
+        )
+        for model_name in sorted(pooled)
+    )
+    return model.PositionBias(
+        groups=tuple(rows),
+        by_model=by_model,
+        about="Runs with option order reversed or random, next to the fixed-order runs of the same model, "
         "value, strategy and otherwise identical design. position_pick_first: the estimated probability that a "
         "choice is the option displayed first regardless of content (last: displayed last). "
         + sensitivity.PICK_METHOD,
-    }
+    )
 
 
 Arm = tuple[str, float | None]
@@ -383,7 +414,7 @@ def _arm_label(arm: Arm) -> str:
     return f"{arm[0]} (T {'default' if arm[1] is None else f'{arm[1]:g}'})"
 
 
-def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
+def prompt_variants_section(trials: pd.DataFrame) -> model.PromptVariants:
     """For each (model, value, strategy) and design apart from the prompt variant run under several variants:
     every pairwise difference of mean angle and value rationality (Welch CIs; p Holm-adjusted and CIs
     Bonferroni-adjusted over all comparisons of the study, one family per measure); per model, strategy and
@@ -417,21 +448,21 @@ def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
                 for group, first, second in pairs
             ]
         )
-    comparisons = [
-        {
-            "model": group[0],
-            "value": group[1],
-            "strategy": group[2],
-            "design": _without(group[3], "variant") | {"temperature": ANY},
-            "first": first[0],
-            "second": second[0],
-            "first_temperature": first[1],
-            "second_temperature": second[1],
-            "angle": families["angle"][k].to_dict(),
-            "value_rationality": families["value_rationality"][k].to_dict(),
-        }
+    comparisons = tuple(
+        model.VariantComparison(
+            model=group[0],
+            value=group[1],
+            strategy=group[2],
+            design=_without(group[3], "variant") | {"temperature": ANY},
+            first=first[0],
+            second=second[0],
+            first_temperature=first[1],
+            second_temperature=second[1],
+            angle=families["angle"][k],
+            value_rationality=families["value_rationality"][k],
+        )
         for k, (group, first, second) in enumerate(pairs)
-    ]
+    )
     compared = {(group[0], group[2], group[3]) for group, _, _ in pairs}
     pooled: dict[tuple[str, str, summary.Design], list[tuple[str, str, float | None]]] = {}
     for key, _trial_id, _status, angle, _rationality in table:
@@ -440,39 +471,39 @@ def prompt_variants_section(trials: pd.DataFrame) -> dict[str, Any]:
             label = _arm_label((key.design.variant, key.design.temperature))
             pooled.setdefault((key.model, key.strategy, design), []).append((label, key.value, angle))
     variance = []
-    for model, strategy, design in sorted(pooled, key=lambda g: (g[0], g[1], g[2].sort_key())):
-        rows = pooled[(model, strategy, design)]
+    for model_name, strategy, design in sorted(pooled, key=lambda g: (g[0], g[1], g[2].sort_key())):
+        rows = pooled[(model_name, strategy, design)]
         angles = [angle for _, _, angle in rows]
         variance.append(
-            {
-                "model": model,
-                "strategy": strategy,
-                "design": _without(design, "variant") | {"temperature": ANY},
-                "variants": sorted({arm for arm, _, _ in rows}),
-                "values": [v for v in svo.VALUES if any(value == v for _, value, _ in rows)],
-                "eta_squared_variant": sensitivity.eta_squared(angles, [arm for arm, _, _ in rows]).to_dict(),
-                "eta_squared_value": sensitivity.eta_squared(angles, [v for _, v, _ in rows]).to_dict(),
-            }
+            model.VarianceExplained(
+                model=model_name,
+                strategy=strategy,
+                design=_without(design, "variant") | {"temperature": ANY},
+                variants=tuple(sorted({arm for arm, _, _ in rows})),
+                values=tuple(v for v in svo.VALUES if any(value == v for _, value, _ in rows)),
+                eta_squared_variant=sensitivity.eta_squared(angles, [arm for arm, _, _ in rows]),
+                eta_squared_value=sensitivity.eta_squared(angles, [v for _, v, _ in rows]),
+            )
         )
-    return {
-        "comparisons": comparisons,
-        "family_size": len(pairs),
-        "variance_explained": variance,
-        "about": "Differences are second minus first variant, each at the temperature it ran at (both are "
+    return model.PromptVariants(
+        comparisons=comparisons,
+        family_size=len(pairs),
+        variance_explained=tuple(variance),
+        about="Differences are second minus first variant, each at the temperature it ran at (both are "
         "named; every other design factor is identical). "
         + sensitivity.WELCH_METHOD
         + "; p-values Holm (1979)-adjusted and intervals Bonferroni-adjusted over the study's comparisons, one "
         "family per measure. Eta squared: one-way SS_between / SS_total of the angle (Cohen 1973), by variant "
         "(with its temperature) and by induced value, over the same trials.",
-    }
+    )
 
 
-def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str, Any]:
+def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> model.Sensitivity:
     """Position bias and prompt sensitivity (see ``stats.sensitivity``)."""
-    return {
-        "position_bias": position_bias_section(trials, choices),
-        "prompt_variants": prompt_variants_section(trials),
-    }
+    return model.Sensitivity(
+        position_bias=position_bias_section(trials, choices),
+        prompt_variants=prompt_variants_section(trials),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -538,61 +569,67 @@ def human_section(
 # methods and the whole report
 
 
-def methods_section(study: Study) -> dict[str, Any]:
+def _bounds(definitions: str) -> dict[str, str]:
+    return {str(category): rule for category, rule in svo.category_rules(definitions=definitions).items()}
+
+
+def methods_section(study: Study) -> model.Methods:
     record = stats_selectors.methods_record(study=study)
-    return {
-        "definitions_version": svo.DEFINITIONS_VERSION,
-        "definitions_versions_of_runs": sorted({run["definitions_version"] for run in record["runs"]}),
-        "definitions_note": "each cell's design.definitions names the definitions that produced its numbers; "
+    versions = sorted({run["definitions_version"] for run in record["runs"]})
+    return model.Methods(
+        definitions_version=svo.DEFINITIONS_VERSION,
+        definitions_versions_of_runs=tuple(versions),
+        definitions_note="each cell's design.definitions names the definitions that produced its numbers; "
         "definitions_version is the service's current default",
-        "report_version": REPORT_VERSION,
-        "items": "primary items 1-6 give the angle and category; secondary items 7-15, when administered, "
+        report_version=REPORT_VERSION,
+        items="primary items 1-6 give the angle and category; secondary items 7-15, when administered, "
         "the inequality-aversion index (Murphy, Ackermann & Handgraaf 2011)",
-        "category_bounds": svo.category_rules(definitions=svo.DEFINITIONS_VERSION),
-        "target_angles": {value: svo.target_angle(value) for value in svo.VALUES},
-        "by_definitions": {
-            version: {
-                "category_bounds": svo.category_rules(definitions=version),
-                "target_angles": {
-                    value: svo.target_angle(value, definitions=version) for value in svo.VALUES
-                },
-            }
-            for version in sorted({run["definitions_version"] for run in record["runs"]})
+        category_bounds=_bounds(svo.DEFINITIONS_VERSION),
+        target_angles={value: svo.target_angle(value) for value in svo.VALUES},
+        by_definitions={
+            version: model.DefinitionRules(
+                category_bounds=_bounds(version),
+                target_angles={value: svo.target_angle(value, definitions=version) for value in svo.VALUES},
+            )
+            for version in versions
             if version in svo.KNOWN_DEFINITIONS
         },
-        "value_definitions": dict(prompts.VALUE_DEFINITIONS),
-        **record,
-    }
+        value_definitions=dict(prompts.VALUE_DEFINITIONS),
+        runs=tuple(record["runs"]),
+        prompt_templates=tuple(record["prompt_templates"]),
+        missing_prompt_templates=tuple(record["missing_prompt_templates"]),
+        batches=tuple(record["batches"]),
+    )
 
 
 def build_report(
     study: Study, *, include_flagged: bool = False, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
-) -> dict[str, Any]:
+) -> model.Report:
     """The full report of a study, computed now (see ``cached_report`` for the cached one)."""
     trials = stats_selectors.trials_frame(study=study)
     extraction = stats_selectors.extraction_counts(study=study)
     present = sorted({str(version) for version in trials["definitions_version"].unique()})
-    return {
-        "study": {"id": study.pk, "name": study.name, "description": study.description},
-        "settings": {"include_flagged": include_flagged, "seed": seed, "n_boot": n_boot},
-        "definitions": {
-            "versions_present": present,
-            "current_default": svo.DEFINITIONS_VERSION,
-            "note": "every cell, comparison and trial record names the definitions that produced it "
+    return model.Report(
+        study=model.StudyInfo(id=study.pk, name=study.name, description=study.description),
+        settings=model.Settings(include_flagged=include_flagged, seed=seed, n_boot=n_boot),
+        definitions=model.Definitions(
+            versions_present=tuple(present),
+            current_default=svo.DEFINITIONS_VERSION,
+            note="every cell, comparison and trial record names the definitions that produced it "
             "(design.definitions); runs scored under different definitions are never averaged together",
-        },
-        "automated": automated_section(trials, extraction),
-        "consistency": consistency_section(trials, seed=seed, n_boot=n_boot),
-        "sensitivity": sensitivity_section(trials, stats_selectors.choices_frame(study=study)),
-        "human": human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
-        "methods": methods_section(study),
-        "humans": human_selectors.humans_section(study, trials, include_flagged=include_flagged),
-        "preregistration": preregistration_section(study),
-    }
+        ),
+        automated=automated_section(trials, extraction),
+        consistency=consistency_section(trials, seed=seed, n_boot=n_boot),
+        sensitivity=sensitivity_section(trials, stats_selectors.choices_frame(study=study)),
+        human=human_section(study, trials, include_flagged=include_flagged, seed=seed, n_boot=n_boot),
+        methods=methods_section(study),
+        humans=human_selectors.humans_section(study, trials, include_flagged=include_flagged),
+        preregistration=preregistration_section(study),
+    )
 
 
 def _cache_key(study: Study, include_flagged: bool, seed: int, n_boot: int) -> str:
-    state = f"{REPORT_VERSION}|{seed}|{n_boot}|{stats_selectors.report_state(study=study)}"
+    state = f"{REPORT_VERSION}|{CACHE_FORMAT}|{seed}|{n_boot}|{stats_selectors.report_state(study=study)}"
     state += human_selectors.humans_state(study=study)
     digest = hashlib.sha256(state.encode()).hexdigest()[:24]
     return f"hvae:report:{study.pk}:{int(include_flagged)}:{digest}"
@@ -600,18 +637,19 @@ def _cache_key(study: Study, include_flagged: bool, seed: int, n_boot: int) -> s
 
 def cached_report_and_figures(
     study: Study, *, include_flagged: bool = False, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The report and its SVG figures from the cache while nothing in the study changed; else computed."""
+) -> tuple[model.Report, dict[str, str]]:
+    """The report and its SVG figures from the cache while nothing in the study changed; else computed.
+    The figures are drawn from the report's JSON form."""
     key = _cache_key(study, include_flagged, seed, n_boot)
     cached = cache.get(key)
     if cached is None:
         report = build_report(study, include_flagged=include_flagged, seed=seed, n_boot=n_boot)
-        cached = (report, plots.report_figures(report))
+        cached = (report, plots.report_figures(to_json(report)))
         cache.set(key, cached, CACHE_SECONDS)
     return cached  # type: ignore[no-any-return]
 
 
-def cached_report(study: Study, *, include_flagged: bool = False) -> dict[str, Any]:
+def cached_report(study: Study, *, include_flagged: bool = False) -> model.Report:
     return cached_report_and_figures(study, include_flagged=include_flagged)[0]
 
 
@@ -630,17 +668,19 @@ def trials_jsonl(study: Study) -> Iterator[str]:
 # tables for CSV
 
 
-def _flat(prefix: str, estimate: dict[str, Any]) -> dict[str, Any]:
+def _flat(prefix: str, estimate: Any) -> dict[str, Any]:
+    """An estimate (any object with value, ci_low, ci_high, n and note) as five prefixed columns."""
     return {
-        prefix: estimate["value"],
-        f"{prefix}_ci_low": estimate["ci_low"],
-        f"{prefix}_ci_high": estimate["ci_high"],
-        f"{prefix}_n": estimate["n"],
-        f"{prefix}_note": estimate["note"],
+        prefix: estimate.value,
+        f"{prefix}_ci_low": estimate.ci_low,
+        f"{prefix}_ci_high": estimate.ci_high,
+        f"{prefix}_n": estimate.n,
+        f"{prefix}_note": estimate.note,
     }
 
 
 def _estimate_rows(section: str, estimates: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of (section, statistic, estimate fields) from a JSON mapping of estimates, nested or not."""
     rows = []
     for name, estimate in estimates.items():
         if isinstance(estimate, dict) and "method" in estimate:
@@ -686,32 +726,12 @@ def _agreement_rows(human: dict[str, Any], scope: str) -> list[dict[str, Any]]:
     return [{"scope": scope, **row} for row in _estimate_rows("human", estimates)]
 
 
-def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Every table of the report as a DataFrame, for CSV download (the same numbers as the page and JSON)."""
-    automated = []
-    for cell in report["automated"]["cells"]:
-        row = {key: cell[key] for key in CELL}
-        row.update(cell["design"])
-        row.update({key: cell[key] for key in ("reference_agent", "n_trials", "n_scored", "n_failed")})
-        row.update(cell["failures"])
-        row.update({key: cell[key] for key in ("sd_angle", "target_angle", "mean_angular_deviation")})
-        row.update({f"n_{category}": count for category, count in cell["categories"].items()})
-        for name in ("angle", "value_rationality", "value_rationality_itt", "hit_rate", "transitive_rate"):
-            row.update(_flat(name, cell[name]))
-        row.update({f"extraction_{method}": n for method, n in cell["extraction"].items()})
-        automated.append(row)
-    goal_vs_plain = [
-        {
-            "model": row["model"],
-            "value": row["value"],
-            **row["design"],
-            **_flat("vr_plain", row["vr_plain"]),
-            **_flat("vr_goal", row["vr_goal"]),
-            **_flat("difference", row["difference"]),
-        }
-        for row in report["automated"]["goal_vs_plain"]
-    ]
-    human = report["human"]
+def human_tables(section: model.HumanSection) -> dict[str, pd.DataFrame]:
+    """The human-validation tables (agreement, confusion matrix, gold accuracy), from the section's JSON form.
+
+    The one place the CSV of the human section is made: pointing it at ``stats.validation``'s row function
+    changes every human table at once."""
+    human = to_json(section)
     agreement_rows = _agreement_rows(human, "study")
     for batch in human["batches"]:
         agreement_rows += _agreement_rows(batch, f"batch {batch['batch']}")
@@ -719,44 +739,114 @@ def report_tables(report: dict[str, Any]) -> dict[str, pd.DataFrame]:
     confusion = pd.DataFrame(
         human["confusion_matrix"]["rows_automated_columns_majority"], index=labels, columns=labels
     )
-    consistency_rows = _estimate_rows("across cells", report["consistency"]["across_cells"]) + _estimate_rows(
-        "test-retest", report["consistency"]["test_retest"]
-    )
-    sensitivity_report = report["sensitivity"]
-    position_rows = []
-    for group in sensitivity_report["position_bias"]["groups"]:
-        row = {key: group[key] for key in CELL}
-        row.update(group["design"])
-        row["orders"] = " ".join(group["orders"])
-        test = group["order_dependence"]
-        row.update(
-            {f"order_dependence_{k}": test[k] for k in ("statistic", "df", "p_value", "cramers_v", "n")}
-        )
-        for name in ("position_pick_first", "position_pick_last"):
-            row.update(_flat(name, group[name]))
-            row[f"{name}_p_value"] = group[name]["p_value"]
-        for name, difference in group["reversed_minus_fixed"].items():
-            row.update(_flat(f"reversed_minus_fixed_{name}", difference))
-        position_rows.append(row)
-    variant_rows = []
-    for comparison_row in sensitivity_report["prompt_variants"]["comparisons"]:
-        row = {key: comparison_row[key] for key in (*CELL, "first", "second")}
-        row.update(comparison_row["design"])
-        for name in ("angle", "value_rationality"):
-            difference = comparison_row[name]
-            row.update(_flat(f"{name}_difference", difference))
-            for key in ("p_value", "p_holm", "ci_low_adjusted", "ci_high_adjusted"):
-                row[f"{name}_{key}"] = difference[key]
-        variant_rows.append(row)
     return {
-        "automated": pd.DataFrame(automated),
-        "goal_vs_plain": pd.DataFrame(goal_vs_plain),
-        "consistency_cells": pd.DataFrame(report["consistency"]["cells"]),
-        "consistency": pd.DataFrame(consistency_rows),
         "agreement": pd.DataFrame(agreement_rows),
         "confusion_matrix": confusion.rename_axis("automated \\ majority").reset_index(),
         "gold_accuracy": pd.DataFrame(human["gold_accuracy"]),
-        "runs": pd.DataFrame(report["methods"]["runs"]),
-        "position_bias": pd.DataFrame(position_rows),
-        "prompt_variants": pd.DataFrame(variant_rows),
     }
+
+
+def consistency_tables(section: model.ConsistencySection) -> dict[str, pd.DataFrame]:
+    """The consistency tables (per cell; across cells and test-retest), from the section's JSON form.
+
+    The one place the CSV of the consistency section is made: pointing it at ``stats.consistency``'s row
+    function changes every consistency table at once."""
+    consistency_report = to_json(section)
+    rows = _estimate_rows("across cells", consistency_report["across_cells"]) + _estimate_rows(
+        "test-retest", consistency_report["test_retest"]
+    )
+    return {
+        "consistency_cells": pd.DataFrame(consistency_report["cells"]),
+        "consistency": pd.DataFrame(rows),
+    }
+
+
+def _automated_rows(automated: model.Automated) -> list[dict[str, Any]]:
+    rows = []
+    for cell in automated.cells:
+        row: dict[str, Any] = {"model": cell.model, "value": cell.value, "strategy": cell.strategy}
+        row.update(cell.design.to_dict())
+        row.update(
+            reference_agent=cell.reference_agent,
+            n_trials=cell.n_trials,
+            n_scored=cell.n_scored,
+            n_failed=cell.n_failed,
+        )
+        row.update(cell.failures)
+        row.update(
+            sd_angle=cell.sd_angle,
+            target_angle=cell.target_angle,
+            mean_angular_deviation=cell.mean_angular_deviation,
+        )
+        row.update({f"n_{category}": count for category, count in cell.categories.items()})
+        for name in ("angle", "value_rationality", "value_rationality_itt", "hit_rate", "transitive_rate"):
+            row.update(_flat(name, getattr(cell, name)))
+        row.update({f"extraction_{method}": n for method, n in cell.extraction.items()})
+        rows.append(row)
+    return rows
+
+
+def _goal_vs_plain_rows(automated: model.Automated) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": row.model,
+            "value": row.value,
+            **row.design.to_dict(),
+            **_flat("vr_plain", row.vr_plain),
+            **_flat("vr_goal", row.vr_goal),
+            **_flat("difference", row.difference),
+        }
+        for row in automated.goal_vs_plain
+    ]
+
+
+def _position_rows(section: model.PositionBias) -> list[dict[str, Any]]:
+    rows = []
+    for group in section.groups:
+        row: dict[str, Any] = {"model": group.model, "value": group.value, "strategy": group.strategy}
+        row.update(group.design)
+        row["orders"] = " ".join(group.orders)
+        test = group.order_dependence
+        row.update(
+            {
+                f"order_dependence_{k}": getattr(test, k)
+                for k in ("statistic", "df", "p_value", "cramers_v", "n")
+            }
+        )
+        for name in ("position_pick_first", "position_pick_last"):
+            pick = getattr(group, name)
+            row.update(_flat(name, pick))
+            row[f"{name}_p_value"] = pick.p_value
+        differences = group.reversed_minus_fixed
+        for name in ("angle", "value_rationality"):
+            row.update(_flat(f"reversed_minus_fixed_{name}", getattr(differences, name)))
+        rows.append(row)
+    return rows
+
+
+def _variant_rows(section: model.PromptVariants) -> list[dict[str, Any]]:
+    rows = []
+    for comparison_row in section.comparisons:
+        row: dict[str, Any] = {key: getattr(comparison_row, key) for key in (*CELL, "first", "second")}
+        row.update(comparison_row.design)
+        for name in ("angle", "value_rationality"):
+            difference = getattr(comparison_row, name)
+            row.update(_flat(f"{name}_difference", difference))
+            for key in ("p_value", "p_holm", "ci_low_adjusted", "ci_high_adjusted"):
+                row[f"{name}_{key}"] = getattr(difference, key)
+        rows.append(row)
+    return rows
+
+
+def report_tables(report: model.Report) -> dict[str, pd.DataFrame]:
+    """Every table of the report as a DataFrame, for CSV download (the same numbers as the page and JSON)."""
+    tables = {
+        "automated": pd.DataFrame(_automated_rows(report.automated)),
+        "goal_vs_plain": pd.DataFrame(_goal_vs_plain_rows(report.automated)),
+        **consistency_tables(report.consistency),
+        **human_tables(report.human),
+        "runs": pd.DataFrame(list(report.methods.runs)),
+        "position_bias": pd.DataFrame(_position_rows(report.sensitivity.position_bias)),
+        "prompt_variants": pd.DataFrame(_variant_rows(report.sensitivity.prompt_variants)),
+    }
+    return {name: tables[name] for name in TABLE_NAMES}

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -159,7 +159,7 @@ class PositionPick:
     """The estimated probability of choosing the option shown at ``position`` regardless of content."""
 
     position: int
-    probability: float | None
+    value: float | None
     ci_low: float | None
     ci_high: float | None
     n: int
@@ -169,19 +169,12 @@ class PositionPick:
     method: str
     note: str = ""
 
+    @property
+    def probability(self) -> float | None:
+        return self.value
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "value": self.probability,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "n": self.n,
-            "n_informative": self.n_informative,
-            "lr_statistic": self.lr_statistic,
-            "p_value": self.p_value,
-            "method": self.method,
-            "note": self.note,
-        }
+        return asdict(self)
 
 
 PICK_METHOD = (
@@ -294,23 +287,14 @@ class Difference:
     ci_low_adjusted: float | None = None
     ci_high_adjusted: float | None = None
     family_size: int | None = None
+    n: int = field(init=False)
+    """n_first + n_second."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", self.n_first + self.n_second)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "n": self.n_first + self.n_second,
-            "n_first": self.n_first,
-            "n_second": self.n_second,
-            "p_value": self.p_value,
-            "p_holm": self.p_holm,
-            "ci_low_adjusted": self.ci_low_adjusted,
-            "ci_high_adjusted": self.ci_high_adjusted,
-            "family_size": self.family_size,
-            "method": self.method,
-            "note": self.note,
-        }
+        return asdict(self)
 
 
 WELCH_METHOD = "difference of means (second - first); 95% CI and p: Welch (1947) t test"

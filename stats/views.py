@@ -19,6 +19,7 @@ from evaluation.models import Study
 from hvae_site.spreadsheet import csv_safe_cell
 from stats import reports
 from stats import selectors as stats_selectors
+from stats.report_model import to_json
 
 RAW_TABLES: dict[str, Callable[..., pd.DataFrame]] = {
     "trials": stats_selectors.trials_frame,
@@ -113,4 +114,4 @@ def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpRespons
 def report_json(request: HttpRequest, pk: int) -> HttpResponse:
     study = access.study_for(request.user, pk)
     report = reports.cached_report(study, include_flagged=include_flagged(request))
-    return HttpResponse(json.dumps(report, indent=2, default=str), content_type="application/json")
+    return HttpResponse(json.dumps(to_json(report), indent=2), content_type="application/json")

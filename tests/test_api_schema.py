@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from io import StringIO
+from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
+
+from stats import report_model
+from stats.agreement.estimate import Estimate
 
 
 def test_schema_validates_without_warnings(tmp_path) -> None:
@@ -53,3 +59,57 @@ def test_health_is_public(anonymous_client, db) -> None:
     response = anonymous_client.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def openapi_schema(tmp_path) -> dict[str, Any]:
+    path = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(path), stderr=StringIO())
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def test_the_study_report_response_is_the_report_dataclass_with_its_fields(tmp_path) -> None:
+    schema = openapi_schema(tmp_path)
+    response = schema["paths"]["/api/v1/studies/{id}/report"]["get"]["responses"]["200"]
+    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Report"}
+    components = schema["components"]["schemas"]
+    for cls in (
+        report_model.Report,
+        report_model.CellResult,
+        report_model.Automated,
+        report_model.Sensitivity,
+        report_model.PositionBiasGroup,
+        report_model.Methods,
+        Estimate,
+    ):
+        names = [field.name for field in dataclasses.fields(cls)]
+        assert list(components[cls.__name__]["properties"]) == names, cls
+        assert sorted(components[cls.__name__]["required"]) == sorted(names), cls
+    cell = components["CellResult"]["properties"]
+    assert cell["value_rationality"] == {"$ref": "#/components/schemas/Estimate"}
+    assert cell["design"] == {"$ref": "#/components/schemas/Design"}
+    assert cell["categories"] == {"type": "object", "additionalProperties": {"type": "integer"}}
+    assert cell["mean_angle"] == {"type": "number", "format": "double", "nullable": True}
+    automated = components["Automated"]["properties"]
+    assert automated["cells"] == {"type": "array", "items": {"$ref": "#/components/schemas/CellResult"}}
+    assert components["Report"]["properties"]["sensitivity"] == {"$ref": "#/components/schemas/Sensitivity"}
+
+
+def _json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema: ``nullable`` as a null alternative, refs into ``$defs``."""
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
+    if "$ref" in converted:
+        converted["$ref"] = converted["$ref"].replace("#/components/schemas/", "#/$defs/")
+    if node.get("nullable"):
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def report_validator(tmp_path) -> jsonschema.Draft202012Validator:
+    """A validator of report JSON against the Report component of the served OpenAPI schema."""
+    components = openapi_schema(tmp_path)["components"]["schemas"]
+    schema = {"$ref": "#/$defs/Report", "$defs": _json_schema(components)}
+    return jsonschema.Draft202012Validator(schema)

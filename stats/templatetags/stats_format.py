@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
 
 from django import template
 
+from stats.report_model import to_json
+
 register = template.Library()
+
+
+def _fields(value: Any) -> Any:
+    """A typed report object (an Estimate, a Design...) as its JSON form; anything else as it is."""
+    return to_json(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
 
 def _finite(value: Any) -> bool:
@@ -18,6 +26,7 @@ def _finite(value: Any) -> bool:
 @register.filter
 def estimate(value: Any, digits: int = 3) -> str:
     """An estimate dict as text; its note when there is no value ("not enough data (n = ...)")."""
+    value = _fields(value)
     if not isinstance(value, dict):
         return "–"
     n = value.get("n", 0)
@@ -51,6 +60,7 @@ def json_text(value: Any) -> str:
 def how(value: Any) -> str:
     """How an estimate was made, and what was left out or assumed (its method, and its note when the
     estimate column does not already show it in place of a value)."""
+    value = _fields(value)
     if not isinstance(value, dict):
         return ""
     note = str(value.get("note") or "") if _finite(value.get("value")) else ""
@@ -62,6 +72,7 @@ def how(value: Any) -> str:
 def design(value: Any) -> str:
     """A cell's design as one line: variant · order · labels · temperature · items · definitions (the keys
     present, in that order; a missing temperature means none was sent)."""
+    value = _fields(value)
     if not isinstance(value, dict):
         return "–"
     parts = []
@@ -86,4 +97,4 @@ def pvalue(value: Any) -> str:
 @register.filter
 def counts(value: Any) -> str:
     """A list of counts as 'a b c ...'."""
-    return " ".join(str(x) for x in value) if isinstance(value, list) else "–"
+    return " ".join(str(x) for x in value) if isinstance(value, list | tuple) else "–"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +12,10 @@ from django.urls import reverse
 
 from stats import agreement, reports
 from stats.agreement import ORDERED_CATEGORIES
+from stats.report_model import to_json
+from tests.stats.builders import build_study
 from tests.stats.examples import KRIPPENDORFF_RELIABILITY_DATA, SHROUT_FLEISS_RATINGS
+from tests.test_api_schema import report_validator
 
 CALCULATOR = "/api/v1/stats/agreement"
 
@@ -17,7 +23,7 @@ CALCULATOR = "/api/v1/stats/agreement"
 def test_report_api_returns_the_cached_report(api_client, validated_study):
     response = api_client.get(f"/api/v1/studies/{validated_study.study.pk}/report")
     assert response.status_code == 200
-    assert response.json() == reports.cached_report(validated_study.study)
+    assert response.json() == to_json(reports.cached_report(validated_study.study))
     assert reverse("study-report", args=[validated_study.study.pk]).endswith(
         f"/studies/{validated_study.study.pk}/report"
     )
@@ -185,3 +191,24 @@ def test_calculator_rejects_a_body_that_is_not_an_object(api_client):
 def test_calculator_needs_authentication(anonymous_client):
     response = anonymous_client.post(CALCULATOR, {"ratings": []}, format="json")
     assert response.status_code in (401, 403)
+
+
+def test_report_api_json_conforms_to_the_documented_report_schema(api_client, db, user, tmp_path):
+    values: dict[str, Any] = {
+        "models": ("ref-position-biased",),
+        "strategies": ("plain",),
+        "trials_per_run": 6,
+    }
+    simulated = build_study("schema", run_fields={"option_order": "fixed"}, seed=4, owner=user, **values)
+    for seed, fields in enumerate(
+        ({"option_order": "reversed"}, {"prompt_variant": "paraphrase"}, {"temperature": None}), start=5
+    ):
+        build_study("", existing=simulated.study, run_fields=fields, seed=seed, **values)
+    body = api_client.get(f"/api/v1/studies/{simulated.study.pk}/report").json()
+    assert body["sensitivity"]["position_bias"]["groups"]
+    assert body["sensitivity"]["prompt_variants"]["comparisons"]
+    report_validator(tmp_path).validate(body)
+    cell = body["automated"]["cells"][0]
+    cell["angle"]["n"] = "six"
+    with pytest.raises(jsonschema.ValidationError):
+        report_validator(tmp_path).validate(body)

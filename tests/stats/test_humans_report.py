@@ -14,6 +14,7 @@ from annotation import participant_services as services
 from annotation.models import Participant, SvoLink, SvoResponseSet
 from evaluation import svo
 from stats import reports
+from stats.report_model import to_json
 from tests.stats.builders import build_study
 
 T_975_DF2 = 4.302652729911275
@@ -40,7 +41,7 @@ def study_with_people(db: None, user: Any) -> Any:
 def test_report_human_vr_matches_a_hand_computation(study_with_people: Any) -> None:
     study, _ = study_with_people
 
-    section = reports.build_report(study, n_boot=100)["humans"]
+    section = to_json(reports.build_report(study, n_boot=100))["humans"]
 
     vr = [svo.value_rationality("prosocial", pattern) for pattern in PATTERNS.values()]
     mean = sum(vr) / 3
@@ -65,7 +66,7 @@ def test_report_human_vr_matches_a_hand_computation(study_with_people: Any) -> N
 
 def test_report_retest_and_cache_follow_new_submissions(study_with_people: Any) -> None:
     study, link = study_with_people
-    before = reports.cached_report(study)["humans"]
+    before = to_json(reports.cached_report(study))["humans"]
     assert before["retest"]["humans"]["ICC(A,1)"]["n"] == 0
 
     SvoResponseSet.objects.filter(participant__link=link).update(
@@ -76,7 +77,7 @@ def test_report_retest_and_cache_follow_new_submissions(study_with_people: Any) 
         pattern = PATTERNS[participant.participant_id]
         submit(participant, pattern[::-1], wave=2)
 
-    after = reports.cached_report(study)["humans"]
+    after = to_json(reports.cached_report(study))["humans"]
     assert after["n_wave_2"] == 3
     assert after["retest"]["humans"]["ICC(A,1)"]["n"] == 3
     assert after["retest"]["humans"]["category_agreement"]["n"] == 3

@@ -9,6 +9,7 @@ from evaluation import runner, services, svo
 from evaluation.models import EvaluationRun, Trial
 from evaluation.reference_llm import agents
 from stats import reports
+from stats.report_model import to_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +30,7 @@ def test_report_recovers_the_position_biased_agents_probability(study, reference
     assert not Trial.objects.exclude(status=Trial.Status.SCORED).exists()
     assert set(EvaluationRun.objects.values_list("status", flat=True)) == {EvaluationRun.Status.COMPLETED}
 
-    section = reports.build_report(study, n_boot=200)["sensitivity"]["position_bias"]
+    section = to_json(reports.build_report(study, n_boot=200))["sensitivity"]["position_bias"]
     (model,) = section["by_model"]
     first = model["position_pick_first"]
     assert first["n"] == 2 * 4 * 12 * len(svo.PRIMARY_ITEMS)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from stats import preregistration, reports
 from stats.models import Preregistration
 from stats.preregistration import Deviation
+from stats.report_model import to_json
 
 PLAN: dict[str, dict[str, Any]] = {
     "study": {"id": 1, "name": "s"},
@@ -196,7 +197,7 @@ def test_an_unknown_study_exits_2_and_stores_nothing(validated_study, tmp_path):
 @pytest.mark.django_db
 def test_the_report_follows_the_plan_until_an_exclusion_rule_changes(validated_study, user):
     study = validated_study.study
-    before = reports.cached_report(study)["preregistration"]
+    before = to_json(reports.cached_report(study))["preregistration"]
     assert before == {
         "registered": False,
         "sha256": None,
@@ -207,7 +208,7 @@ def test_the_report_follows_the_plan_until_an_exclusion_rule_changes(validated_s
 
     call_command("preregister", study=study.name, stdout=io.StringIO())
     registration = Preregistration.objects.get()
-    section = reports.cached_report(study)["preregistration"]  # not the cached report from before
+    section = to_json(reports.cached_report(study))["preregistration"]  # not the cached report from before
     assert section["registered"] is True
     assert section["sha256"] == registration.sha256
     assert section["followed"] is True
@@ -216,7 +217,7 @@ def test_the_report_follows_the_plan_until_an_exclusion_rule_changes(validated_s
     batch = validated_study.batches[0]
     batch.gold_fail_threshold = 0.75
     batch.save(update_fields=["gold_fail_threshold"])
-    section = reports.cached_report(study)["preregistration"]  # the changed rule is not served stale
+    section = to_json(reports.cached_report(study))["preregistration"]  # the changed rule is not served stale
     assert section["followed"] is False
     assert section["deviations"] == [
         {"path": "exclusion.batches[0].gold_fail_threshold", "registered": 0.5, "current": 0.75}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from annotation.models import AnnotationBatch, HumanJudgment
 from stats import reports
+from stats.report_model import to_json
 from tests.stats.builders import add_judgments
 
 
@@ -19,7 +20,7 @@ def test_arms_are_reported_apart_and_unclear_counts_as_no_category(validated_stu
     )
     HumanJudgment.objects.filter(pk__in=unclear_ids).update(category="unclear")
 
-    human = reports.build_report(validated_study.study, n_boot=100)["human"]
+    human = to_json(reports.build_report(validated_study.study, n_boot=100))["human"]
 
     assert human["arm"] == "blind"
     assert human["n_unclear"] == 5

@@ -16,6 +16,7 @@ from evaluation import selectors as evaluation_selectors
 from evaluation.models import Trial
 from evaluation.summary import DESIGN_KEYS
 from stats import reports
+from stats.report_model import to_json
 from tests.stats.builders import build_study
 
 N_BOOT = 100
@@ -23,7 +24,7 @@ ONE_CELL: dict[str, Any] = {"models": ("ref-faithful",), "values": ("prosocial",
 
 
 def _cells(study):
-    return reports.build_report(study, n_boot=N_BOOT)["automated"]["cells"]
+    return to_json(reports.build_report(study, n_boot=N_BOOT))["automated"]["cells"]
 
 
 def test_runs_differing_only_in_temperature_are_two_cells(db):
@@ -57,7 +58,7 @@ def test_variants_orders_labels_items_and_definitions_are_kept_apart(db):
     cells = _cells(simulated.study)
     assert len(cells) == 6
     assert len({json.dumps(c["design"], sort_keys=True) for c in cells}) == 6
-    report = reports.build_report(simulated.study, n_boot=N_BOOT)
+    report = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))
     assert report["methods"]["definitions_versions_of_runs"] == sorted(
         {"hvae-svo/0-test", cells[0]["design"]["definitions"]}
     )
@@ -69,10 +70,10 @@ def test_variants_orders_labels_items_and_definitions_are_kept_apart(db):
 def test_test_retest_pairs_only_runs_of_identical_design(db):
     simulated = build_study("retest", trials_per_run=4, run_fields={"temperature": 0.0}, **ONE_CELL)
     build_study("", existing=simulated.study, trials_per_run=4, run_fields={"temperature": 1.0}, **ONE_CELL)
-    report = reports.build_report(simulated.study, n_boot=N_BOOT)
+    report = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))
     assert report["consistency"]["test_retest_cells"] == 0
     build_study("", existing=simulated.study, trials_per_run=4, run_fields={"temperature": 1.0}, **ONE_CELL)
-    report = reports.build_report(simulated.study, n_boot=N_BOOT)
+    report = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))
     assert report["consistency"]["test_retest_cells"] == 1
 
 
@@ -123,7 +124,7 @@ def test_position_bias_section_recovers_the_simulated_probability(db):
         seed=5,
         **values,
     )
-    section = reports.build_report(simulated.study, n_boot=N_BOOT)["sensitivity"]["position_bias"]
+    section = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))["sensitivity"]["position_bias"]
     (model,) = section["by_model"]
     first = model["position_pick_first"]
     assert first["ci_low"] <= 0.3 <= first["ci_high"]
@@ -155,7 +156,7 @@ def test_prompt_variant_comparisons_are_holm_adjusted_with_eta_squared(db):
         noise={"ref-faithful": 0.3},
         **cell,
     )
-    section = reports.build_report(simulated.study, n_boot=N_BOOT)["sensitivity"]["prompt_variants"]
+    section = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))["sensitivity"]["prompt_variants"]
     assert section["family_size"] == 4 * 3
     assert len(section["comparisons"]) == 12
     for comparison in section["comparisons"]:

@@ -18,6 +18,7 @@ from annotation.models import HumanJudgment, Rater
 from evaluation.models import ItemResponse, Trial
 from stats import reports
 from stats.agreement import ORDERED_CATEGORIES
+from stats.report_model import to_json
 from tests.stats.builders import add_judgments, build_study
 
 N_BOOT = 200
@@ -44,8 +45,13 @@ def _automated(study):
 
 
 @pytest.fixture
-def report(validated_study):
+def typed_report(validated_study):
     return reports.build_report(validated_study.study, n_boot=N_BOOT)
+
+
+@pytest.fixture
+def report(typed_report):
+    return to_json(typed_report)
 
 
 def test_automated_cells_match_the_trials(validated_study, report):
@@ -199,8 +205,10 @@ def test_extraction_audit_and_gold_accuracy_match_the_rows(validated_study, repo
 
 
 def test_flagged_raters_are_left_out_unless_asked_for(validated_study):
-    excluded = reports.build_report(validated_study.study, n_boot=N_BOOT)["human"]
-    included = reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT)["human"]
+    excluded = to_json(reports.build_report(validated_study.study, n_boot=N_BOOT))["human"]
+    included = to_json(reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT))[
+        "human"
+    ]
     assert excluded["n_raters"] == 5
     assert excluded["flagged_raters_left_out"] == 1
     assert included["n_raters"] == 6
@@ -212,7 +220,7 @@ def test_excluded_raters_are_always_left_out(validated_study):
     rater = Rater.objects.filter(batch__study=validated_study.study, flagged=False).order_by("pk").first()
     assert rater is not None
     Rater.objects.filter(pk=rater.pk).update(excluded=True)
-    human = reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT)["human"]
+    human = to_json(reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT))["human"]
     assert human["n_raters"] == 5
     assert human["excluded_raters"] == 1
 
@@ -259,14 +267,14 @@ def test_per_batch_sections_appear_with_several_batches(validated_study):
     add_judgments(
         validated_study, n_transcripts=10, n_raters=3, overlap=2, seed=9, first_annotation_id=10_000
     )
-    human = reports.build_report(validated_study.study, n_boot=N_BOOT)["human"]
+    human = to_json(reports.build_report(validated_study.study, n_boot=N_BOOT))["human"]
     assert [b["batch"] for b in human["batches"]] == [b.pk for b in validated_study.batches]
     assert human["batches"][1]["n_judgments"] == 20
     assert human["n_judgments"] == human["batches"][0]["n_judgments"] + 20
 
 
 def test_a_study_without_judgments_reports_not_enough_data(demo_like_study):
-    human = reports.build_report(demo_like_study.study, n_boot=N_BOOT)["human"]
+    human = to_json(reports.build_report(demo_like_study.study, n_boot=N_BOOT))["human"]
     assert human["n_judgments"] == 0
     for name in ("kappa_vs_majority", "mean_kappa_vs_raters", "fleiss_kappa", "alpha_angles"):
         assert human[name]["value"] is None
@@ -277,7 +285,7 @@ def test_a_study_without_judgments_reports_not_enough_data(demo_like_study):
 
 def test_a_study_without_trials_reports_not_enough_data(db):
     study = build_study("empty", models=(), seed=1).study
-    report = reports.build_report(study, n_boot=N_BOOT)
+    report = to_json(reports.build_report(study, n_boot=N_BOOT))
     assert report["automated"]["cells"] == []
     assert report["consistency"]["across_cells"]["ICC(1,1)"]["note"].startswith("not enough data (n = 0)")
     assert report["consistency"]["test_retest"]["pearson_r"]["note"] == "not enough data (n = 0)"
@@ -287,7 +295,7 @@ def test_failed_trials_are_counted_but_not_scored(validated_study):
     trial = Trial.objects.filter(run__study=validated_study.study).order_by("pk").first()
     assert trial is not None
     Trial.objects.filter(pk=trial.pk).update(status=Trial.Status.FAILED, angle=None, category="")
-    report = reports.build_report(validated_study.study, n_boot=N_BOOT)
+    report = to_json(reports.build_report(validated_study.study, n_boot=N_BOOT))
     cell = next(
         c
         for c in report["automated"]["cells"]
@@ -316,12 +324,12 @@ def test_the_cached_report_is_reused_until_a_judgment_changes(validated_study, m
     reports.cached_report(validated_study.study)
     assert calls == [1]
     Rater.objects.filter(batch__study=validated_study.study, flagged=True).update(flagged=False)
-    assert reports.cached_report(validated_study.study)["human"]["n_raters"] == 6
+    assert to_json(reports.cached_report(validated_study.study))["human"]["n_raters"] == 6
     assert calls == [1, 1]
 
 
-def test_report_tables_hold_the_report_numbers(report):
-    tables = reports.report_tables(report)
+def test_report_tables_hold_the_report_numbers(typed_report, report):
+    tables = reports.report_tables(typed_report)
     assert tuple(tables) == reports.TABLE_NAMES
     agreement_rows = tables["agreement"].set_index("statistic")
     assert agreement_rows.loc["kappa_vs_majority", "value"] == report["human"]["kappa_vs_majority"]["value"]
