@@ -6,7 +6,7 @@ import dataclasses
 from io import StringIO
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 from django.core.management import call_command

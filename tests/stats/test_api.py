@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,9 +200,12 @@ def test_report_api_json_conforms_to_the_documented_report_schema(api_client, db
         "trials_per_run": 6,
     }
     simulated = build_study("schema", run_fields={"option_order": "fixed"}, seed=4, owner=user, **values)
-    for seed, fields in enumerate(
-        ({"option_order": "reversed"}, {"prompt_variant": "paraphrase"}, {"temperature": None}), start=5
-    ):
+    others: list[dict[str, Any]] = [
+        {"option_order": "reversed"},
+        {"prompt_variant": "paraphrase"},
+        {"temperature": None},
+    ]
+    for seed, fields in enumerate(others, start=5):
         build_study("", existing=simulated.study, run_fields=fields, seed=seed, **values)
     body = api_client.get(f"/api/v1/studies/{simulated.study.pk}/report").json()
     assert body["sensitivity"]["position_bias"]["groups"]
