@@ -3,8 +3,6 @@ trials as the plain records ``stats.humans`` takes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from django.db.models import Count, Max
@@ -82,7 +80,7 @@ def humans_state(*, study: Study) -> str:
     return f"humans:{state['n']}:{state['last']}"
 
 
-def humans_section(study: Study, trials: pd.DataFrame, *, include_flagged: bool) -> dict[str, Any]:
+def humans_section(study: Study, trials: pd.DataFrame, *, include_flagged: bool) -> humans.HumansSection:
     """The report's ``humans`` section: people who took the slider next to the study's models."""
     return humans.humans_vs_models(
         human_responses(study=study), model_trials(trials), include_flagged=include_flagged

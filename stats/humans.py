@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from itertools import product
 from typing import Any, NamedTuple, TypeAlias
@@ -140,17 +140,7 @@ class RandomResponder:
     method: str = "exact enumeration of all 9^6 primary-item patterns, each equally likely"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "patterns": self.patterns,
-            "mean_angle": self.mean_angle,
-            "sd_angle": self.sd_angle,
-            "categories": dict(self.categories),
-            "value_rationality": dict(self.value_rationality),
-            "hit_rate": dict(self.hit_rate),
-            "transitive": self.transitive,
-            "straight_lining": self.straight_lining,
-            "method": self.method,
-        }
+        return asdict(self)
 
 
 def _payoff_sums() -> Counter[tuple[int, int]]:
@@ -249,22 +239,14 @@ class Distribution:
     angle: Estimate
     sd_angle: float | None
     categories: dict[str, int]
-    histogram: list[int]
+    histogram: tuple[int, ...]
     reference_agent: bool = False
+    category_shares: dict[str, float | None] = field(init=False)
+    """Each category's count over n (None when n is 0)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "who": self.who,
-            "value": self.value,
-            "strategy": self.strategy,
-            "reference_agent": self.reference_agent,
-            "n": self.n,
-            "angle": self.angle.to_dict(),
-            "sd_angle": self.sd_angle,
-            "categories": dict(self.categories),
-            "category_shares": {c: (k / self.n if self.n else None) for c, k in self.categories.items()},
-            "histogram": list(self.histogram),
-        }
+    def __post_init__(self) -> None:
+        shares = {c: (k / self.n if self.n else None) for c, k in self.categories.items()}
+        object.__setattr__(self, "category_shares", shares)
 
 
 def distribution(
@@ -282,7 +264,7 @@ def distribution(
         angle=comparison.mean_estimate(data.tolist()),
         sd_angle=float(data.std(ddof=1)) if data.size > 1 else None,
         categories={category: int(counts.get(category, 0)) for category in svo.CATEGORIES},
-        histogram=[int(k) for k in histogram],
+        histogram=tuple(int(k) for k in histogram),
         **extra,
     )
 
@@ -300,40 +282,37 @@ class ModelInduction:
     vr_difference: Estimate  # model - humans
     hit_rate_difference: Estimate  # model - humans
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "strategy": self.strategy,
-            "reference_agent": self.reference_agent,
-            "value_rationality": self.value_rationality.to_dict(),
-            "hit_rate": self.hit_rate.to_dict(),
-            "vr_difference": self.vr_difference.to_dict(),
-            "hit_rate_difference": self.hit_rate_difference.to_dict(),
-        }
+
+@dataclass(frozen=True)
+class InductionRates:
+    """People's value rationality and category hit rate under one induced value."""
+
+    value_rationality: Estimate
+    hit_rate: Estimate
+
+
+@dataclass(frozen=True)
+class RandomRates:
+    """The uniformly random responder's expected value rationality and hit rate for one value."""
+
+    value_rationality: float
+    hit_rate: float
 
 
 @dataclass(frozen=True)
 class ValueInduction:
     value: str
-    human_value_rationality: Estimate
-    human_hit_rate: Estimate
-    random_value_rationality: float
-    random_hit_rate: float
+    humans: InductionRates
+    random_responder: RandomRates
     models: tuple[ModelInduction, ...] = field(default_factory=tuple)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "humans": {
-                "value_rationality": self.human_value_rationality.to_dict(),
-                "hit_rate": self.human_hit_rate.to_dict(),
-            },
-            "random_responder": {
-                "value_rationality": self.random_value_rationality,
-                "hit_rate": self.random_hit_rate,
-            },
-            "models": [row.to_dict() for row in self.models],
-        }
+    @property
+    def human_value_rationality(self) -> Estimate:
+        return self.humans.value_rationality
+
+    @property
+    def human_hit_rate(self) -> Estimate:
+        return self.humans.hit_rate
 
 
 def value_induction(value: str, humans: Sequence[HumanResponse], models: Models) -> ValueInduction:
@@ -362,10 +341,8 @@ def value_induction(value: str, humans: Sequence[HumanResponse], models: Models)
         )
     return ValueInduction(
         value=value,
-        human_value_rationality=comparison.mean_estimate(human_vr),
-        human_hit_rate=human_rate,
-        random_value_rationality=reference.value_rationality[value],
-        random_hit_rate=reference.hit_rate[value],
+        humans=InductionRates(comparison.mean_estimate(human_vr), human_rate),
+        random_responder=RandomRates(reference.value_rationality[value], reference.hit_rate[value]),
         models=tuple(rows),
     )
 
@@ -378,17 +355,36 @@ class Retest:
     """Agreement between two administrations: ICC(A,1) of the angle and the share with the same category."""
 
     who: str
-    icc: Estimate
+    icc: Estimate = field(metadata={"json_name": "ICC(A,1)"})
     category_agreement: Estimate
     design: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "who": self.who,
-            "ICC(A,1)": self.icc.to_dict(),
-            "category_agreement": self.category_agreement.to_dict(),
-            "design": self.design,
-        }
+
+@dataclass(frozen=True)
+class Retests:
+    humans: Retest
+    models: tuple[Retest, ...]
+
+
+@dataclass(frozen=True)
+class HumansSection:
+    """The report's ``humans`` section: people who took the slider next to the study's models."""
+
+    n_participants: int
+    n_response_sets: int
+    n_wave_1: int
+    n_wave_2: int
+    n_flagged: int
+    n_left_out: int
+    include_flagged: bool
+    n_intransitive: int
+    transitive: Estimate
+    angle_edges: tuple[float, ...]
+    distributions: tuple[Distribution, ...]
+    induction: tuple[ValueInduction, ...]
+    retest: Retests
+    random_responder: RandomResponder
+    methods: dict[str, str]
 
 
 def human_retest(humans: Sequence[HumanResponse]) -> Retest:
@@ -427,8 +423,8 @@ def model_retest(model: str, models: Models) -> Retest:
 
 def humans_vs_models(
     humans: Sequence[HumanResponse], models: Models, *, include_flagged: bool = False
-) -> dict[str, Any]:
-    """The report's ``humans`` section (JSON-ready)."""
+) -> HumansSection:
+    """The report's ``humans`` section."""
     kept = [h for h in humans if include_flagged or not h.flagged]
     first = [h for h in kept if h.wave == 1]
     distributions = [
@@ -450,27 +446,25 @@ def humans_vs_models(
     ]
     induced = sorted({h.value for h in first} - {NO_INDUCTION}, key=svo.VALUES.index)
     flagged = [h for h in humans if h.flagged]
-    return {
-        "n_participants": len({h.participant for h in humans}),
-        "n_response_sets": len(humans),
-        "n_wave_1": sum(1 for h in humans if h.wave == 1),
-        "n_wave_2": sum(1 for h in humans if h.wave == 2),
-        "n_flagged": len(flagged),
-        "n_left_out": 0 if include_flagged else len(flagged),
-        "include_flagged": include_flagged,
-        "n_intransitive": sum(1 for h in first if not h.transitive),
-        "transitive": proportion(sum(1 for h in first if h.transitive), len(first)).to_dict(),
-        "angle_edges": list(ANGLE_EDGES),
-        "distributions": [d.to_dict() for d in distributions],
-        "induction": [value_induction(value, first, frame).to_dict() for value in induced],
-        "retest": {
-            "humans": human_retest(kept).to_dict(),
-            "models": [
-                model_retest(str(model), frame).to_dict() for model in sorted(frame["model"].unique())
-            ],
-        },
-        "random_responder": random_responder().to_dict(),
-        "methods": {
+    return HumansSection(
+        n_participants=len({h.participant for h in humans}),
+        n_response_sets=len(humans),
+        n_wave_1=sum(1 for h in humans if h.wave == 1),
+        n_wave_2=sum(1 for h in humans if h.wave == 2),
+        n_flagged=len(flagged),
+        n_left_out=0 if include_flagged else len(flagged),
+        include_flagged=include_flagged,
+        n_intransitive=sum(1 for h in first if not h.transitive),
+        transitive=proportion(sum(1 for h in first if h.transitive), len(first)),
+        angle_edges=ANGLE_EDGES,
+        distributions=tuple(distributions),
+        induction=tuple(value_induction(value, first, frame) for value in induced),
+        retest=Retests(
+            humans=human_retest(kept),
+            models=tuple(model_retest(str(model), frame) for model in sorted(frame["model"].unique())),
+        ),
+        random_responder=random_responder(),
+        methods={
             "flags": "straight-lining: every item answered with the same option; implausibly fast: median time "
             "per item below the threshold stored with the flag (2 s); flagged response sets are left out "
             "unless include_flagged",
@@ -479,4 +473,4 @@ def humans_vs_models(
             "retest": "ICC(A,1), McGraw & Wong (1996), two-way random effects, absolute agreement, single "
             "measure; category agreement with a Wilson interval",
         },
-    }
+    )

@@ -24,6 +24,7 @@ from rest_framework import serializers
 
 from evaluation.summary import Design
 from stats.agreement.estimate import Estimate
+from stats.humans import HumansSection
 from stats.preregistration import Deviation
 from stats.sensitivity import ChoiceDistribution, Difference, EtaSquared, IndependenceTest, PositionPick
 
@@ -244,8 +245,8 @@ class Preregistration:
 
 @dataclass(frozen=True)
 class Report:
-    """A study's full report. ``human`` and ``consistency`` are their modules' own types; ``humans`` (people
-    who took the slider next to the models) is a mapping."""
+    """A study's full report. ``human`` and ``consistency`` are their modules' own types; ``humans``: people
+    who took the slider next to the models (``stats.humans``)."""
 
     study: StudyInfo
     settings: Settings
@@ -255,7 +256,7 @@ class Report:
     sensitivity: Sensitivity
     human: HumanSection
     methods: Methods
-    humans: Mapping[str, Any]
+    humans: HumansSection
     preregistration: Preregistration
 
 
@@ -263,10 +264,16 @@ class Report:
 # JSON at the edge
 
 
+def json_name(field: dataclasses.Field[Any]) -> str:
+    """A field's key in JSON: its name, or ``metadata["json_name"]`` for keys that are no identifier
+    (``field(metadata={"json_name": "ICC(A,1)"})``)."""
+    return str(field.metadata.get("json_name", field.name))
+
+
 def to_json(obj: Any) -> Any:
-    """The JSON-ready form of a report value: dataclasses as objects of their fields, mappings with string
-    keys, tuples and lists as lists, numpy scalars and arrays as Python numbers and lists, enums as their
-    values, and NaN, infinities and missing values as None."""
+    """The JSON-ready form of a report value: dataclasses as objects of their fields (``json_name``), mappings
+    with string keys, tuples and lists as lists, numpy scalars and arrays as Python numbers and lists, enums as
+    their values, and NaN, infinities and missing values as None."""
     if obj is None or isinstance(obj, bool | str):
         return obj
     if isinstance(obj, enum.Enum):
@@ -278,7 +285,7 @@ def to_json(obj: Any) -> Any:
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {field.name: to_json(getattr(obj, field.name)) for field in dataclasses.fields(obj)}
+        return {json_name(field): to_json(getattr(obj, field.name)) for field in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
         return {str(key): to_json(value) for key, value in obj.items()}
     if isinstance(obj, np.ndarray):
@@ -336,5 +343,13 @@ def schema_serializer(cls: type[Any]) -> type[serializers.Serializer[Any]]:
     used for the OpenAPI schema only, the JSON itself comes from ``to_json``."""
     hints = typing.get_type_hints(cls)
     fields = {field.name: _field(hints[field.name]) for field in dataclasses.fields(cls)}
-    attributes: dict[str, Any] = {**fields, "__module__": __name__, "__doc__": cls.__doc__}
-    return type(f"{cls.__name__}Serializer", (serializers.Serializer,), attributes)
+    for field in dataclasses.fields(cls):
+        if json_name(field) != field.name:
+            fields[field.name].source = field.name
+    renamed = {json_name(field): fields[field.name] for field in dataclasses.fields(cls)}
+    serializer = type(f"{cls.__name__}Serializer", (serializers.Serializer,), {"__module__": __name__})
+    doc = cls.__doc__ or ""
+    serializer.__doc__ = "" if doc.startswith(f"{cls.__name__}(") else doc  # not dataclass's own signature
+    # Declared after class creation: a JSON key such as "ICC(A,1)" cannot be a class attribute name.
+    serializer._declared_fields = renamed  # type: ignore[attr-defined]
+    return serializer

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from stats import report_model
 from stats.agreement.estimate import Estimate
+from stats.humans import HumansSection, Retest
 
 
 def test_schema_validates_without_warnings(tmp_path) -> None:
@@ -79,9 +80,11 @@ def test_the_study_report_response_is_the_report_dataclass_with_its_fields(tmp_p
         report_model.Sensitivity,
         report_model.PositionBiasGroup,
         report_model.Methods,
+        HumansSection,
+        Retest,
         Estimate,
     ):
-        names = [field.name for field in dataclasses.fields(cls)]
+        names = [report_model.json_name(field) for field in dataclasses.fields(cls)]
         assert list(components[cls.__name__]["properties"]) == names, cls
         assert sorted(components[cls.__name__]["required"]) == sorted(names), cls
     cell = components["CellResult"]["properties"]
@@ -92,6 +95,7 @@ def test_the_study_report_response_is_the_report_dataclass_with_its_fields(tmp_p
     automated = components["Automated"]["properties"]
     assert automated["cells"] == {"type": "array", "items": {"$ref": "#/components/schemas/CellResult"}}
     assert components["Report"]["properties"]["sensitivity"] == {"$ref": "#/components/schemas/Sensitivity"}
+    assert components["Retest"]["properties"]["ICC(A,1)"] == {"$ref": "#/components/schemas/Estimate"}
 
 
 def _json_schema(node: Any) -> Any:

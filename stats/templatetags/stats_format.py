@@ -47,6 +47,7 @@ def number(value: Any, digits: int = 2) -> str:
 
 @register.filter
 def get(mapping: Any, key: str) -> Any:
+    mapping = _fields(mapping)
     return mapping.get(key) if isinstance(mapping, dict) else None
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
+from annotation import participant_services
 from stats import agreement, reports
 from stats.agreement import ORDERED_CATEGORIES
 from stats.report_model import to_json
@@ -207,7 +208,13 @@ def test_report_api_json_conforms_to_the_documented_report_schema(api_client, db
     ]
     for seed, fields in enumerate(others, start=5):
         build_study("", existing=simulated.study, run_fields=fields, seed=seed, **values)
+    link = participant_services.svo_link_create(study=simulated.study, induce="prosocial")
+    for pid, pattern in {"a": [1, 9, 9, 1, 5, 9], "b": [5, 5, 5, 5, 5, 9]}.items():
+        participant, _ = participant_services.participant_join(link=link, participant_id=pid)
+        submission = participant_services.Submission(options=dict(enumerate(pattern, start=1)))
+        participant_services.svo_responses_submit(participant=participant, wave=1, submission=submission)
     body = api_client.get(f"/api/v1/studies/{simulated.study.pk}/report").json()
+    assert body["humans"]["n_participants"] == 2
     assert body["sensitivity"]["position_bias"]["groups"]
     assert body["sensitivity"]["prompt_variants"]["comparisons"]
     report_validator(tmp_path).validate(body)

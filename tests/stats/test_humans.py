@@ -13,6 +13,7 @@ import pytest
 
 from evaluation import svo
 from stats import humans
+from stats.report_model import to_json
 
 T_975_DF2 = 4.302652729911275  # Student t quantile 0.975 with 2 degrees of freedom
 
@@ -185,10 +186,10 @@ def test_flagged_response_sets_are_left_out_unless_asked_for() -> None:
     left_out = humans.humans_vs_models(records, [])
     included = humans.humans_vs_models(records, [], include_flagged=True)
 
-    assert left_out["n_left_out"] == 1
-    assert [d["n"] for d in left_out["distributions"]] == [1]
-    assert [d["n"] for d in included["distributions"]] == [2]
-    assert included["n_left_out"] == 0
+    assert left_out.n_left_out == 1
+    assert [d.n for d in left_out.distributions] == [1]
+    assert [d.n for d in included.distributions] == [2]
+    assert included.n_left_out == 0
 
 
 def test_section_puts_people_and_each_model_side_by_side() -> None:
@@ -199,7 +200,7 @@ def test_section_puts_people_and_each_model_side_by_side() -> None:
     ]
     models = [trial("m", 1, k, a) for k, a in enumerate([40.0, 44.0, 20.0])]
 
-    section = humans.humans_vs_models(records, models)
+    section = to_json(humans.humans_vs_models(records, models))
 
     assert [(d["who"], d["value"]) for d in section["distributions"]] == [
         ("humans", "none"),
