@@ -690,14 +690,15 @@ def _estimate_rows(section: str, estimates: dict[str, Any]) -> list[dict[str, An
     return rows
 
 
+CONSISTENCY_TABLES = ("consistency_cells", "consistency")
+"""The tables ``consistency_tables`` makes."""
+HUMAN_TABLES = ("agreement", "confusion_matrix", "gold_accuracy")
+"""The tables ``human_tables`` makes."""
 TABLE_NAMES = (
     "automated",
     "goal_vs_plain",
-    "consistency_cells",
-    "consistency",
-    "agreement",
-    "confusion_matrix",
-    "gold_accuracy",
+    *CONSISTENCY_TABLES,
+    *HUMAN_TABLES,
     "runs",
     "position_bias",
     "prompt_variants",
@@ -727,10 +728,10 @@ def _agreement_rows(human: dict[str, Any], scope: str) -> list[dict[str, Any]]:
 
 
 def human_tables(section: model.HumanSection) -> dict[str, pd.DataFrame]:
-    """The human-validation tables (agreement, confusion matrix, gold accuracy), from the section's JSON form.
+    """The human-validation tables (``HUMAN_TABLES``), from the section's JSON form.
 
-    The one place the CSV of the human section is made: pointing it at ``stats.validation``'s row function
-    changes every human table at once."""
+    The one place the CSV of the human section is made: pointing it (and ``HUMAN_TABLES``) at
+    ``stats.validation``'s row function changes every human table at once."""
     human = to_json(section)
     agreement_rows = _agreement_rows(human, "study")
     for batch in human["batches"]:
@@ -747,10 +748,11 @@ def human_tables(section: model.HumanSection) -> dict[str, pd.DataFrame]:
 
 
 def consistency_tables(section: model.ConsistencySection) -> dict[str, pd.DataFrame]:
-    """The consistency tables (per cell; across cells and test-retest), from the section's JSON form.
+    """The consistency tables (``CONSISTENCY_TABLES``: per cell; across cells and test-retest), from the
+    section's JSON form.
 
-    The one place the CSV of the consistency section is made: pointing it at ``stats.consistency``'s row
-    function changes every consistency table at once."""
+    The one place the CSV of the consistency section is made: pointing it (and ``CONSISTENCY_TABLES``) at
+    ``stats.consistency``'s row function changes every consistency table at once."""
     consistency_report = to_json(section)
     rows = _estimate_rows("across cells", consistency_report["across_cells"]) + _estimate_rows(
         "test-retest", consistency_report["test_retest"]

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import enum
+import io
 import json
 import pickle
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from rich.console import Console
 
+from evaluation import selectors as evaluation_selectors
+from evaluation import summary
+from evaluation.management.commands.run_evaluation import json_row, summary_table
 from stats import reports
 from stats.agreement.estimate import Estimate
 from stats.report_model import Report, to_json
@@ -68,3 +73,18 @@ def test_the_typed_report_pickles_for_the_cache(validated_study):
     assert (
         cell.value_rationality.value == to_json(report)["automated"]["cells"][0]["value_rationality"]["value"]
     )
+
+
+def test_the_cli_table_and_the_report_cells_are_one_summary_with_one_ci_method(validated_study):
+    report = reports.build_report(validated_study.study, n_boot=100)
+    cli = evaluation_selectors.study_summaries(study=validated_study.study)
+    assert len(cli) == len(report.automated.cells) == 16
+    for summary_row, cell in zip(cli, report.automated.cells, strict=True):
+        page = {key: value for key, value in to_json(cell).items() if key != "reference_agent"}
+        assert json_row(summary_row) == page
+        assert cell.angle.method == cell.value_rationality.method == summary.MEAN_METHOD
+        assert cell.hit_rate.method == cell.transitive_rate.method == summary.SHARE_METHOD
+    rendered = io.StringIO()
+    Console(file=rendered, width=400).print(summary_table(cli))
+    first = report.automated.cells[0].value_rationality
+    assert f"{first.value:.3f} [{first.ci_low:.2f}, {first.ci_high:.2f}]" in rendered.getvalue()
