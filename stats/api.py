@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -15,7 +16,7 @@ from rest_framework.views import APIView
 from evaluation import access
 from hvae_site.api import PostScopedRateThrottle
 from stats import agreement, reports, validation
-from stats.views import include_flagged
+from stats.views import include_flagged, json_default
 
 MAX_RATINGS = 100_000
 
@@ -32,7 +33,8 @@ class StudyReportApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         study = access.study_for(request.user, pk)
-        return Response(reports.cached_report(study, include_flagged=include_flagged(request)))
+        report = reports.cached_report(study, include_flagged=include_flagged(request))
+        return Response(json.loads(json.dumps(report, default=json_default)))
 
 
 def _finite(value: float | None, field: str) -> None:

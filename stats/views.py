@@ -3,6 +3,7 @@ tidy data (trials, item responses, judgments) as CSV and JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -109,8 +110,15 @@ def raw_data(request: HttpRequest, pk: int, table: str, fmt: str) -> HttpRespons
     return _download(body, "application/json", f"study{study.pk}-{table}.json")
 
 
+def json_default(value: Any) -> Any:
+    """What ``json`` cannot encode itself: a typed report section (a dataclass) as its fields, else text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
 @researcher_required
 def report_json(request: HttpRequest, pk: int) -> HttpResponse:
     study = access.study_for(request.user, pk)
     report = reports.cached_report(study, include_flagged=include_flagged(request))
-    return HttpResponse(json.dumps(report, indent=2, default=str), content_type="application/json")
+    return HttpResponse(json.dumps(report, indent=2, default=json_default), content_type="application/json")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from django import template
+
+from stats.agreement import Estimate
 
 register = template.Library()
 
@@ -17,7 +20,9 @@ def _finite(value: Any) -> bool:
 
 @register.filter
 def estimate(value: Any, digits: int = 3) -> str:
-    """An estimate dict as text; its note when there is no value ("not enough data (n = ...)")."""
+    """An estimate (or its dict) as text; its note when there is no value ("not enough data (n = ...)")."""
+    if isinstance(value, Estimate):
+        value = value.to_dict()
     if not isinstance(value, dict):
         return "–"
     n = value.get("n", 0)
@@ -38,7 +43,7 @@ def number(value: Any, digits: int = 2) -> str:
 
 @register.filter
 def get(mapping: Any, key: str) -> Any:
-    return mapping.get(key) if isinstance(mapping, dict) else None
+    return mapping.get(key) if isinstance(mapping, Mapping) else None
 
 
 @register.filter
@@ -51,6 +56,8 @@ def json_text(value: Any) -> str:
 def how(value: Any) -> str:
     """How an estimate was made, and what was left out or assumed (its method, and its note when the
     estimate column does not already show it in place of a value)."""
+    if isinstance(value, Estimate):
+        value = value.to_dict()
     if not isinstance(value, dict):
         return ""
     note = str(value.get("note") or "") if _finite(value.get("value")) else ""

@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from stats import reports
+from stats.views import json_default
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,8 +44,10 @@ def test_json_is_the_report(validated_study, tmp_path):
     out = tmp_path / "report.json"
     call_command("study_report", study="validated", format="json", out=str(out), stdout=io.StringIO())
     written = json.loads(out.read_text())
-    assert written == json.loads(json.dumps(reports.cached_report(validated_study.study), default=str))
-    assert written["human"]["n_raters"] == 5
+    assert written == json.loads(
+        json.dumps(reports.cached_report(validated_study.study), default=json_default)
+    )
+    assert written["human"]["gold_screened"]["n_raters"] == 5
 
 
 def test_csv_is_a_zip_of_every_table_with_the_report_numbers(validated_study, tmp_path):
@@ -55,8 +58,15 @@ def test_csv_is_a_zip_of_every_table_with_the_report_numbers(validated_study, tm
     report = reports.cached_report(validated_study.study)
     with zipfile.ZipFile(out) as archive:
         assert set(archive.namelist()) == {f"{name}.csv" for name in reports.report_tables(report)}
-        agreement = pd.read_csv(archive.open("agreement.csv")).set_index("statistic")
-    assert agreement.loc["fleiss_kappa", "value"] == pytest.approx(report["human"]["fleiss_kappa"]["value"])
+        agreement = pd.read_csv(archive.open("agreement.csv"))
+    rows = agreement[
+        (agreement["statistic"] == "alpha_categories_among_raters")
+        & (agreement["value"] == "pooled")
+        & (agreement["exclusion"] == "raters passing the gold screen")
+        & (agreement["section"] == "human")
+    ]
+    expected = report["human"].gold_screened.pooled.inter_rater.categories.value
+    assert rows["estimate"].tolist() == [pytest.approx(expected)]
 
 
 def test_html_is_the_study_page(validated_study, tmp_path):
@@ -64,8 +74,8 @@ def test_html_is_the_study_page(validated_study, tmp_path):
     stdout = io.StringIO()
     call_command("study_report", study="validated", format="html", out=str(out), stdout=stdout)
     page = out.read_text()
-    kappa = reports.cached_report(validated_study.study)["human"]["kappa_vs_majority"]
-    assert f"{kappa['value']:.3f} [" in page
+    kappa = reports.cached_report(validated_study.study)["human"].gold_screened.pooled.vs_majority.kappa
+    assert f"{kappa.value:.3f} [" in page
     assert "<svg" in page
     assert "Wrote the html report of study 'validated'" in stdout.getvalue()
 
@@ -80,7 +90,7 @@ def test_include_flagged_switch(validated_study, tmp_path):
         include_flagged=True,
         stdout=io.StringIO(),
     )
-    assert json.loads(out.read_text())["human"]["n_raters"] == 6
+    assert json.loads(out.read_text())["human"]["selected"] == "all_raters"
 
 
 @pytest.mark.parametrize(

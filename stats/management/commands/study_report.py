@@ -14,7 +14,7 @@ from evaluation.services import study_find
 from hvae_site import validators
 from hvae_site.commands import DatabaseCommand
 from stats import reports
-from stats.views import report_context, table_csv
+from stats.views import json_default, report_context, table_csv
 
 FORMATS = ("html", "json", "csv", "jsonl")
 
@@ -67,7 +67,7 @@ class Command(DatabaseCommand):
             return
         report = reports.cached_report(study, include_flagged=include_flagged)
         if fmt == "json":
-            out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+            out.write_text(json.dumps(report, indent=2, default=json_default), encoding="utf-8")
             return
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, frame in reports.report_tables(report).items():
