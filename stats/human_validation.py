@@ -187,10 +187,21 @@ class TableCell:
 
 @dataclass(frozen=True)
 class TableRow:
+    """One statistic across the columns; ``has_value`` is False when no column could compute it, and
+    ``reason`` then says why (the pooled, all-raters note)."""
+
     key: str
     label: str
     group: str
     cells: tuple[TableCell, ...]
+
+    @property
+    def has_value(self) -> bool:
+        return any(cell.all_raters.is_available or cell.gold_screened.is_available for cell in self.cells)
+
+    @property
+    def reason(self) -> str:
+        return self.cells[0].all_raters.note if self.cells else ""
 
 
 @dataclass(frozen=True)

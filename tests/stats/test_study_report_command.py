@@ -75,7 +75,7 @@ def test_html_is_the_study_page(validated_study, tmp_path):
     call_command("study_report", study="validated", format="html", out=str(out), stdout=stdout)
     page = out.read_text()
     kappa = reports.cached_report(validated_study.study)["human"].gold_screened.pooled.vs_majority.kappa
-    assert f"{kappa.value:.3f} [" in page
+    assert f"{kappa.value:.2f} [" in page
     assert "<svg" in page
     assert "Wrote the html report of study 'validated'" in stdout.getvalue()
 

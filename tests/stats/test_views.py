@@ -66,7 +66,7 @@ def test_the_page_json_and_csv_show_the_same_numbers(client, validated_study):
         assert pooled.loc[name, "estimate"] == pytest.approx(estimate["value"])
         assert pooled.loc[name, "n"] == estimate["n"]
         assert (
-            f"{estimate['value']:.3f} [{estimate['ci_low']:.3f}, {estimate['ci_high']:.3f}] (n = {estimate['n']})"
+            f"{estimate['value']:.2f} [{estimate['ci_low']:.2f}, {estimate['ci_high']:.2f}] (n = {estimate['n']})"
             in page
         )
     automated = _csv(client, study_id, "automated")
