@@ -458,10 +458,6 @@ def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> dict[str
 # human validation
 
 
-ARM_ORDER = ("blind", "value-shown", "informed")
-UNCLEAR = "unclear"
-
-
 def human_section(
     study: Study, trials: pd.DataFrame, *, include_flagged: bool, seed: int, n_boot: int
 ) -> human_validation.HumanValidation:
@@ -575,16 +571,6 @@ def _flat(prefix: str, estimate: dict[str, Any]) -> dict[str, Any]:
         f"{prefix}_n": estimate["n"],
         f"{prefix}_note": estimate["note"],
     }
-
-
-def _estimate_rows(section: str, estimates: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for name, estimate in estimates.items():
-        if isinstance(estimate, dict) and "method" in estimate:
-            rows.append({"section": section, "statistic": name, **estimate})
-        elif isinstance(estimate, dict):
-            rows += _estimate_rows(f"{section} {name}", estimate)
-    return rows
 
 
 TABLE_NAMES = (
