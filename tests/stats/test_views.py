@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from annotation.models import AnnotationBatch
 from evaluation.models import ItemResponse, Trial
 from tests.stats.builders import UNSAFE_TEXT, add_judgments, build_study
 
@@ -130,8 +131,8 @@ def test_flagged_raters_switch(client, validated_study):
     for page in (excluded, included):
         assert "All raters: 120 judgments by 6 raters" in page
         assert re.search(r"gold screen passed: \d+ judgments by 5 raters", page)
-    assert "the figures use the gold-screened raters" in excluded
-    assert "the figures use all raters" in included
+    assert "the figures (pooled over values) use the gold-screened raters" in excluded
+    assert "the figures (pooled over values) use all raters" in included
     response = client.get(
         reverse("study-report-json", args=[validated_study.study.pk]) + "?include_flagged=1"
     )
@@ -193,3 +194,25 @@ def test_pages_need_a_signed_in_user(validated_study):
     ):
         response = anonymous.get(reverse(name, args=args))
         assert response.status_code == 302, name
+
+
+def test_an_arm_judged_once_per_transcript_says_inter_rater_reliability_is_unavailable(
+    client, validated_study
+):
+    single = add_judgments(
+        validated_study, n_transcripts=12, n_raters=3, overlap=1, seed=9, first_annotation_id=10_000
+    )
+    AnnotationBatch.objects.filter(pk=single.pk).update(arm="informed")
+    page = _page(client, validated_study.study.pk)
+    informed = page[page.index('id="arm-informed"') :]
+    assert (
+        "Inter-rater reliability unavailable (all raters):</strong> every transcript was judged by one rater"
+        in (informed)
+    )
+    assert "overlap 1" in informed
+    blind = page[: page.index('id="arm-informed"')]
+    assert "Inter-rater reliability unavailable" not in blind
+    report = _json(client, validated_study.study.pk)
+    (other,) = report["human"]["other_arms"]
+    assert other["all_raters"]["pooled"]["inter_rater"]["available"] is False
+    assert report["human"]["all_raters"]["pooled"]["inter_rater"]["available"] is True
