@@ -1,8 +1,14 @@
-"""Repeated-trial consistency of automated SVO results: within a cell, across cells, and between runs.
+"""Repeated-trial consistency of automated SVO results: within a cell, and between runs of one design.
 
 Pure module (numpy, pandas, scipy; no Django). The input is one row per scored trial with the columns
 ``model, value, strategy, trial, angle, category, value_rationality`` and optionally ``design``; a cell is one
 (model, value, strategy, design) configuration and its trials are exchangeable repeated measurements of it.
+
+Consistency is a property of one cell: the spread of its repeated trials (SD of the angle, the modal
+category's share, the chance that two of its trials agree on the category). No coefficient is computed
+across cells: an ICC over cells would mostly measure how far apart the induced values put the cells, not
+how well a cell reproduces itself. The test-retest comparison pairs the same cells of two runs of an
+identical design.
 
 Sources
 -------
@@ -16,25 +22,25 @@ Sources
   Departmental Papers 43.
 - Fisher, R. A. (1921). On the "probable error" of a coefficient of correlation deduced from a small sample.
   Metron 1, 3-32 (the z transformation behind the interval for Pearson's r).
-- de Matos Fernandes, C. A., Bakker, D. M. & Dijkstra, J. (2022). Assessing the test-retest reliability of the
-  social value orientation slider measure. Judgment and Decision Making 17(1), 31-49.
+- Fleiss, J. L. (1971). Measuring nominal scale agreement among many raters. Psychological Bulletin 76(5),
+  378-382 (a subject's pairwise agreement, P_i).
+- Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference. Journal of the
+  American Statistical Association 22(158), 209-212.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.stats import chi2
 
-from stats.agreement import Estimate, accuracy, icc, icc_one_way, krippendorff_alpha_of_units
-
-HUMAN_TEST_RETEST_ICC = 0.78
-"""Test-retest ICC of the SVO Slider Measure angle in people: N = 495 adults measured in six monthly waves
-(de Matos Fernandes, Bakker & Dijkstra 2022, Judgment and Decision Making 17(1), 31-49). The human norm an
-LLM's run-to-run consistency is read against."""
+from stats.agreement import Estimate, accuracy, icc, wilson_interval
 
 TRIAL_COLUMNS = ("model", "value", "strategy", "trial", "angle", "category", "value_rationality")
 DESIGN_COLUMN = "design"
@@ -132,41 +138,6 @@ def cell_consistency(df: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()[CELL_SUMMARY_COLUMNS]
 
 
-def _values_by_cell(frame: pd.DataFrame, column: str) -> list[list[Any]]:
-    """The non-missing values of ``column`` for each cell, cells in sorted order."""
-    cell = frame.groupby(CELL_COLUMNS, sort=True).ngroup().to_numpy()
-    n_cells = int(cell.max()) + 1 if cell.size else 0
-    present = frame[column].notna().to_numpy()
-    codes = cell[present]
-    order = np.argsort(codes, kind="stable")
-    values = frame[column].to_numpy(dtype=object)[present][order]
-    bounds = np.searchsorted(codes[order], np.arange(n_cells + 1))
-    return [list(values[bounds[i] : bounds[i + 1]]) for i in range(n_cells)]
-
-
-def across_cells(df: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> dict[str, Estimate]:
-    """How consistently repeated trials reproduce their cell, across all cells.
-
-    ``ICC(1,1)`` and ``ICC(1,k)``: one-way ICC of the angle with cells as targets and trials as exchangeable
-    measurements (Shrout & Fleiss 1979, case 1). Cells may have different numbers of trials; all trials are
-    used through the unbalanced one-way ANOVA estimator with k0 (Donner 1986; see
-    ``agreement.icc_one_way``), exact F-based CI when balanced and approximate otherwise.
-    ``alpha_category``: Krippendorff's alpha, nominal, of the categories with cells as units and trials as
-    the coders, with a percentile bootstrap over cells (``seed``, ``n_boot``).
-    """
-    frame = _checked_trials(df)
-    angles = [np.asarray(cell, dtype=np.float64) for cell in _values_by_cell(frame, "angle")]
-    result = dict(icc_one_way(angles))
-    missing_angles = int(frame["angle"].isna().sum())
-    if missing_angles:
-        note = f"ignored {_count(missing_angles, 'trial')} without an angle"
-        result = {name: _with_note(estimate, note) for name, estimate in result.items()}
-    result["alpha_category"] = krippendorff_alpha_of_units(
-        _values_by_cell(frame, "category"), level="nominal", seed=seed, n_boot=n_boot
-    )
-    return result
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
@@ -208,7 +179,7 @@ def test_retest(first: pd.DataFrame, second: pd.DataFrame) -> dict[str, Estimate
 
     Each run is reduced to one mean angle and one modal category per cell; only cells present in both runs
     count (n). ``ICC(A,1)``: two-way absolute-agreement ICC of the cell mean angles with the runs as raters
-    (McGraw & Wong 1996), comparable with the human norm ``HUMAN_TEST_RETEST_ICC``. ``pearson_r``: Pearson's
+    (McGraw & Wong 1996). ``pearson_r``: Pearson's
     r with a Fisher-z 95% CI. ``category_agreement``: share of cells whose modal category is the same in
     both runs, with a Wilson CI; cells whose mode is tied in either run are left out (the note says how
     many).
@@ -258,3 +229,180 @@ def test_retest(first: pd.DataFrame, second: pd.DataFrame) -> dict[str, Estimate
     )
     result = {"ICC(A,1)": agreement_icc, "pearson_r": pearson, "category_agreement": categories}
     return {name: _with_note(estimate, note) if note else estimate for name, estimate in result.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the report's consistency section, typed
+
+_SD_METHOD = "sample SD (ddof = 1); 95% CI: chi-square interval (assumes normally distributed angles)"
+_SHARE_METHOD = "share of the cell's categorised trials in its modal category; 95% CI: Wilson (1927)"
+_PAIRWISE_METHOD = (
+    "chance that two of the cell's trials give the same category, sum n_k (n_k - 1) / (n (n - 1)) "
+    "(Fleiss 1971, P_i); 95% CI: percentile bootstrap over trials ({n_boot} resamples, seed {seed})"
+)
+
+
+@dataclass(frozen=True)
+class CellConsistency:
+    """How much one cell's repeated trials agree (one design: ``design`` names it, never pooled)."""
+
+    model: str
+    value: str
+    strategy: str
+    design: Mapping[str, Any]
+    design_label: str
+    n: int
+    mean_angle: float | None
+    sd_angle: Estimate
+    modal_category: str | None
+    modal_share: Estimate
+    category_agreement: Estimate
+    vr_mean: float | None
+    vr_sd: float | None
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Per-cell consistency and the test-retest agreement of identical designs run twice.
+
+    ``test_retest`` holds ``ICC(A,1)``, ``pearson_r`` and ``category_agreement`` over the
+    ``test_retest_cells`` configurations run more than once (see ``test_retest``). No coefficient across
+    cells is reported (``note`` says why)."""
+
+    cells: tuple[CellConsistency, ...]
+    test_retest: Mapping[str, Estimate]
+    test_retest_cells: int
+    note: str
+
+
+CONSISTENCY_NOTE = (
+    "consistency is reported within each cell (one model, value, strategy and design); no coefficient is "
+    "computed across cells, whose spread would mostly reflect the distance between induced values"
+)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def sd_estimate(angles: FloatArray) -> Estimate:
+    """The sample SD of a cell's angles with the chi-square 95% interval
+    [sqrt((n-1) s^2 / chi2_.975), sqrt((n-1) s^2 / chi2_.025)], df = n - 1."""
+    n = int(angles.size)
+    if n < 2:
+        return Estimate(None, None, None, n, _SD_METHOD, f"not enough data (n = {n})")
+    sd = float(angles.std(ddof=1))
+    scaled = (n - 1) * sd * sd
+    low = math.sqrt(scaled / float(chi2.ppf(0.975, n - 1)))
+    high = math.sqrt(scaled / float(chi2.ppf(0.025, n - 1)))
+    return Estimate(sd, low, high, n, _SD_METHOD)
+
+
+def modal_share(categories: list[str]) -> tuple[str | None, Estimate]:
+    """The modal category (None on a tie) and the share of the categorised trials in it, Wilson CI."""
+    n = len(categories)
+    if n == 0:
+        return None, Estimate(None, None, None, 0, _SHARE_METHOD, "not enough data (n = 0)")
+    counts = pd.Series(categories).value_counts()
+    top = int(counts.iloc[0])
+    tied = int((counts == top).sum()) > 1
+    low, high = wilson_interval(top, n)
+    note = f"{_count(int((counts == top).sum()), 'category')} tie for the mode" if tied else ""
+    return (None if tied else str(counts.index[0])), Estimate(top / n, low, high, n, _SHARE_METHOD, note)
+
+
+def pairwise_agreement(categories: list[str], *, seed: int, n_boot: int) -> Estimate:
+    """The chance that two distinct trials of the cell give the same category, with a percentile bootstrap
+    CI over trials (resampled category counts are multinomial with the observed shares)."""
+    n = len(categories)
+    method = _PAIRWISE_METHOD.format(n_boot=n_boot, seed=seed)
+    if n < 2:
+        return Estimate(None, None, None, n, method, f"not enough data (n = {n})")
+    counts = pd.Series(categories).value_counts().to_numpy(dtype=np.float64)
+    value = float((counts * (counts - 1)).sum() / (n * (n - 1)))
+    if counts.size == 1:
+        return Estimate(value, value, value, n, method, "every trial gave the same category")
+    rng = np.random.default_rng(seed)
+    resampled = rng.multinomial(n, counts / n, size=n_boot).astype(np.float64)
+    replicates = (resampled * (resampled - 1)).sum(axis=1) / (n * (n - 1))
+    low, high = np.percentile(replicates, [2.5, 97.5])
+    return Estimate(value, float(low), float(high), n, method)
+
+
+def consistency_section(
+    trials: pd.DataFrame, designs: Mapping[str, Mapping[str, Any]], *, seed: int = 0, n_boot: int = 1000
+) -> Consistency:
+    """Per cell of one design: SD of the angle, modal category share and pairwise category agreement across
+    its repeated trials; test-retest between the first two runs (``run_id``) of each configuration run more
+    than once with an identical design. ``trials`` has TRIAL_COLUMNS, ``design`` (a label) and ``run_id``;
+    ``designs`` maps each design label to its fields."""
+    frame = _checked_trials(trials)
+    frame["run_id"] = trials["run_id"].to_numpy()
+    cells = []
+    for key, cell in frame.groupby(CELL_COLUMNS, sort=True):
+        model, value, strategy, label = (str(part) for part in key)
+        angles = cell["angle"].dropna().to_numpy(dtype=np.float64)
+        categories = [str(c) for c in cell["category"].dropna()]
+        mode, share = modal_share(categories)
+        rationality = cell["value_rationality"].dropna()
+        cells.append(
+            CellConsistency(
+                model=model,
+                value=value,
+                strategy=strategy,
+                design=dict(designs.get(label, {})),
+                design_label=label,
+                n=len(cell),
+                mean_angle=_number(angles.mean()) if angles.size else None,
+                sd_angle=sd_estimate(angles),
+                modal_category=mode,
+                modal_share=share,
+                category_agreement=pairwise_agreement(categories, seed=seed, n_boot=n_boot),
+                vr_mean=_number(rationality.mean()) if len(rationality) else None,
+                vr_sd=_number(rationality.std()) if len(rationality) > 1 else None,
+            )
+        )
+    runs = frame.groupby(CELL_COLUMNS, sort=True)["run_id"].unique()
+    repeated = runs[runs.map(len) >= 2]
+    first_ids = {sorted(ids)[0] for ids in repeated}
+    second_ids = {sorted(ids)[1] for ids in repeated}
+    retest = test_retest(frame[frame["run_id"].isin(first_ids)], frame[frame["run_id"].isin(second_ids)])
+    return Consistency(tuple(cells), retest, len(repeated), CONSISTENCY_NOTE)
+
+
+def consistency_rows(section: Consistency) -> list[dict[str, Any]]:
+    """Every estimate of the consistency section as a flat row: section ("consistency cell" or
+    "test-retest"), arm (""), value, exclusion (""), statistic, estimate, ci_low, ci_high, n, note, and the
+    cell's model, strategy and design label."""
+
+    def row(scope: str, value: str, statistic: str, estimate: Estimate, **cell: str) -> dict[str, Any]:
+        return {
+            "section": scope,
+            "arm": "",
+            "value": value,
+            "exclusion": "",
+            "statistic": statistic,
+            "estimate": estimate.value,
+            "ci_low": estimate.ci_low,
+            "ci_high": estimate.ci_high,
+            "n": estimate.n,
+            "note": estimate.note,
+            "model": cell.get("model", ""),
+            "strategy": cell.get("strategy", ""),
+            "design": cell.get("design", ""),
+        }
+
+    rows = []
+    for cell in section.cells:
+        where = {"model": cell.model, "strategy": cell.strategy, "design": cell.design_label}
+        rows.append(row("consistency cell", cell.value, "sd_angle", cell.sd_angle, **where))
+        rows.append(row("consistency cell", cell.value, "modal_share", cell.modal_share, **where))
+        rows.append(
+            row("consistency cell", cell.value, "category_agreement", cell.category_agreement, **where)
+        )
+    for name, estimate in section.test_retest.items():
+        rows.append(row("test-retest", "", name, estimate))
+    return rows

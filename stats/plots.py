@@ -184,10 +184,13 @@ def report_figures(report: dict[str, Any]) -> dict[str, str]:
         figures["ring"] = svo_ring(histogram["edges"], histogram["counts_by_value"], means)
     if automated["goal_vs_plain"]:
         figures["goal_vs_plain"] = goal_vs_plain(automated["goal_vs_plain"])
-    if human["n_judgments"]:
-        matrix = human["confusion_matrix"]
-        figures["confusion"] = confusion_matrix(matrix["labels"], matrix["rows_automated_columns_majority"])
-        points = human["bland_altman"]
-        if points["automated"]:
-            figures["bland_altman"] = bland_altman(points["automated"], points["human_mean"], points)
+    selected = human["gold_screened"] if human["selected"] == "gold_screened" else human["all_raters"]
+    if selected["n_judgments"]:
+        matrix = selected["pooled"]["vs_majority"]["confusion"]
+        figures["confusion"] = confusion_matrix([str(label) for label in matrix["labels"]], matrix["counts"])
+        angles = selected["pooled"]["angles"]
+        if angles["automated"]:
+            figures["bland_altman"] = bland_altman(
+                angles["automated"], angles["human_mean"], angles["bland_altman"]
+            )
     return figures

@@ -24,14 +24,16 @@ from rest_framework import serializers
 
 from evaluation.summary import Design
 from stats.agreement.estimate import Estimate
+from stats.consistency import Consistency
+from stats.human_validation import HumanValidation
 from stats.humans import HumansSection
 from stats.preregistration import Deviation
 from stats.sensitivity import ChoiceDistribution, Difference, EtaSquared, IndependenceTest, PositionPick
 
-HumanSection = Any
-"""The human-validation section (``stats.validation``): serialized by its dataclass fields or mapping keys."""
-ConsistencySection = Any
-"""The consistency section (``stats.consistency``): serialized by its dataclass fields or mapping keys."""
+HumanSection = HumanValidation
+"""The human-validation section (``stats.human_validation``)."""
+ConsistencySection = Consistency
+"""The consistency section (``stats.consistency``)."""
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -20,7 +20,15 @@ from django.core.cache import cache
 
 from evaluation import prompts, summary, svo
 from evaluation.models import Study
-from stats import comparison, consistency, human_selectors, plots, sensitivity, validation
+from stats import (
+    comparison,
+    consistency,
+    human_selectors,
+    human_validation,
+    plots,
+    sensitivity,
+    validation_section,
+)
 from stats import report_model as model
 from stats import selectors as stats_selectors
 from stats.agreement.estimate import Estimate
@@ -244,42 +252,13 @@ def automated_section(trials: pd.DataFrame, extraction: pd.DataFrame) -> model.A
 # consistency
 
 
-def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> dict[str, Any]:
-    """Repeated-trial consistency per cell and across cells; test-retest between the first two runs of each
-    configuration (model, value, strategy and identical design) that was run more than once; the human
-    test-retest norm for comparison."""
+def consistency_section(trials: pd.DataFrame, *, seed: int, n_boot: int) -> consistency.Consistency:
+    """Repeated-trial consistency within each cell of one design; test-retest of identical designs."""
     scored = _scored(trials)
-    scored_keys = cell_keys(scored)
-    label_of = {key: key.design.label() for key in set(scored_keys)}
-    labels = [label_of[key] for key in scored_keys]
-    designs = {label_of[key]: key.design.to_dict() for key in label_of}
-    frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]].assign(design=labels)
-    cells = consistency.cell_consistency(frame)
-    across = consistency.across_cells(frame, seed=seed, n_boot=n_boot)
-    runs = frame.groupby([*CELL, "design"], sort=True)["run_id"].unique()
-    repeated = runs[runs.map(len) >= 2]
-    first_ids = {sorted(ids)[0] for ids in repeated}
-    second_ids = {sorted(ids)[1] for ids in repeated}
-    retest = consistency.test_retest(
-        frame[frame["run_id"].isin(first_ids)], frame[frame["run_id"].isin(second_ids)]
-    )
-    return {
-        "cells": [
-            {
-                **{key: _plain(value) for key, value in row.items() if key != "design"},
-                "design": designs.get(str(row.get("design", "")), {}),
-            }
-            for row in cells.to_dict(orient="records")
-        ],
-        "across_cells": {name: e.to_dict() for name, e in across.items()},
-        "test_retest": {name: e.to_dict() for name, e in retest.items()},
-        "test_retest_cells": len(repeated),
-        "human_norm_icc": consistency.HUMAN_TEST_RETEST_ICC,
-        "human_norm_source": (
-            "de Matos Fernandes, Bakker & Dijkstra (2022), Judgment and Decision Making 17(1): "
-            "test-retest ICC of the SVO Slider Measure angle over six monthly waves"
-        ),
-    }
+    keys = cell_keys(scored)
+    designs = {key.design.label(): key.design.to_dict() for key in set(keys)}
+    frame = scored[[*consistency.TRIAL_COLUMNS, "run_id"]].assign(design=[key.design.label() for key in keys])
+    return consistency.consistency_section(frame, designs, seed=seed, n_boot=n_boot)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -510,59 +489,13 @@ def sensitivity_section(trials: pd.DataFrame, choices: pd.DataFrame) -> model.Se
 # human validation
 
 
-ARM_ORDER = ("blind", "value-shown", "informed")
-UNCLEAR = "unclear"
-
-
 def human_section(
     study: Study, trials: pd.DataFrame, *, include_flagged: bool, seed: int, n_boot: int
-) -> dict[str, Any]:
-    """Human validation per arm and, when an arm has several batches, per batch.
-
-    Arms (what raters were shown) are never pooled: the top-level numbers are those of the first arm present in
-    the order blind, value-shown, informed, and every other arm is reported whole under ``other_arms``. An
-    ``unclear`` answer names no orientation: it counts as no category in the agreement statistics, and the
-    number of such answers is reported.
-    """
-    judgments = stats_selectors.judgments_frame(study=study)
-    audited = judgments.loc[judgments["audit"].map(bool).astype(bool), "trial_id"].unique().tolist()
-    responses = stats_selectors.audited_responses_frame(trial_ids=audited)
-    automated = _scored(trials)[["trial_id", "category", "angle"]]
-    unclear = judgments["category"] == UNCLEAR
-    judgments = judgments.assign(category=judgments["category"].where(~unclear, ""))
-
-    def compute(subset: pd.DataFrame) -> dict[str, Any]:
-        return validation.human_validation(
-            automated, subset, responses, include_flagged=include_flagged, seed=seed, n_boot=n_boot
-        )
-
-    def arm_section(arm: str | None) -> dict[str, Any]:
-        subset = judgments if arm is None else judgments[judgments["arm"] == arm]
-        section = compute(subset)
-        section["arm"] = arm
-        section["n_unclear"] = int(unclear[subset.index].sum())
-        batch_ids = sorted(subset["batch_id"].unique().tolist())
-        section["batches"] = (
-            [{"batch": int(b), **compute(subset[subset["batch_id"] == b])} for b in batch_ids]
-            if len(batch_ids) > 1
-            else []
-        )
-        return section
-
-    present = [arm for arm in ARM_ORDER if (judgments["arm"] == arm).any()]
-    section = arm_section(present[0] if present else None)
-    section["other_arms"] = [arm_section(arm) for arm in present[1:]]
-    section["arms_note"] = (
-        "judgments of different arms (what raters were shown) are never pooled; "
-        + (
-            f"these numbers are the {present[0]} arm's"
-            + (f", the {', '.join(present[1:])} arm(s) follow separately" if present[1:] else "")
-            if present
-            else "no judgments yet"
-        )
-        + "; an unclear answer counts as no category"
+) -> human_validation.HumanValidation:
+    """Human validation per arm, per induced value and pooled, with and without the gold screen."""
+    return validation_section.human_section(
+        study, _scored(trials), include_flagged=include_flagged, seed=seed, n_boot=n_boot
     )
-    return section
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -679,17 +612,6 @@ def _flat(prefix: str, estimate: Any) -> dict[str, Any]:
     }
 
 
-def _estimate_rows(section: str, estimates: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of (section, statistic, estimate fields) from a JSON mapping of estimates, nested or not."""
-    rows = []
-    for name, estimate in estimates.items():
-        if isinstance(estimate, dict) and "method" in estimate:
-            rows.append({"section": section, "statistic": name, **estimate})
-        elif isinstance(estimate, dict):
-            rows += _estimate_rows(f"{section} {name}", estimate)
-    return rows
-
-
 CONSISTENCY_TABLES = ("consistency_cells", "consistency")
 """The tables ``consistency_tables`` makes."""
 HUMAN_TABLES = ("agreement", "confusion_matrix", "gold_accuracy")
@@ -705,61 +627,48 @@ TABLE_NAMES = (
 )
 """The report's tables, each downloadable as CSV (``report_tables`` builds them)."""
 
-HUMAN_STATISTICS = (
-    "kappa_vs_majority",
-    "weighted_kappa_vs_majority",
-    "accuracy_vs_majority",
-    "mean_kappa_vs_raters",
-    "mean_weighted_kappa_vs_raters",
-    "icc_automated_as_rater",
-    "icc_automated_vs_human_mean",
-    "fleiss_kappa",
-    "alpha_categories",
-    "alpha_angles",
-    "icc_among_raters",
-    "extraction_audit",
-)
-
-
-def _agreement_rows(human: dict[str, Any], scope: str) -> list[dict[str, Any]]:
-    estimates = {name: human[name] for name in HUMAN_STATISTICS}
-    estimates["bland_altman"] = {k: human["bland_altman"][k] for k in ("bias", "lower_limit", "upper_limit")}
-    return [{"scope": scope, **row} for row in _estimate_rows("human", estimates)]
-
 
 def human_tables(section: model.HumanSection) -> dict[str, pd.DataFrame]:
-    """The human-validation tables (``HUMAN_TABLES``), from the section's JSON form.
-
-    The one place the CSV of the human section is made: pointing it (and ``HUMAN_TABLES``) at
-    ``stats.validation``'s row function changes every human table at once."""
-    human = to_json(section)
-    agreement_rows = _agreement_rows(human, "study")
-    for batch in human["batches"]:
-        agreement_rows += _agreement_rows(batch, f"batch {batch['batch']}")
-    labels = human["confusion_matrix"]["labels"]
-    confusion = pd.DataFrame(
-        human["confusion_matrix"]["rows_automated_columns_majority"], index=labels, columns=labels
-    )
+    """The human-validation tables (``HUMAN_TABLES``): every statistic per arm, value and exclusion variant;
+    the confusion matrix of the selected variant, pooled over values; each rater's gold accuracy."""
+    selected = section.gold_screened if section.selected == "gold_screened" else section.all_raters
+    matrix = selected.pooled.vs_majority.confusion
+    labels = [str(label) for label in matrix.labels]
+    confusion = pd.DataFrame(matrix.counts, index=labels, columns=labels)
+    gold_accuracy = [
+        {"rater": g.rater, "flagged": g.flagged, "excluded": g.excluded, **g.accuracy.to_dict()}
+        for g in section.gold_accuracy
+    ]
     return {
-        "agreement": pd.DataFrame(agreement_rows),
+        "agreement": pd.DataFrame(human_validation.human_rows(section)),
         "confusion_matrix": confusion.rename_axis("automated \\ majority").reset_index(),
-        "gold_accuracy": pd.DataFrame(human["gold_accuracy"]),
+        "gold_accuracy": pd.DataFrame(gold_accuracy),
     }
 
 
 def consistency_tables(section: model.ConsistencySection) -> dict[str, pd.DataFrame]:
-    """The consistency tables (``CONSISTENCY_TABLES``: per cell; across cells and test-retest), from the
-    section's JSON form.
-
-    The one place the CSV of the consistency section is made: pointing it (and ``CONSISTENCY_TABLES``) at
-    ``stats.consistency``'s row function changes every consistency table at once."""
-    consistency_report = to_json(section)
-    rows = _estimate_rows("across cells", consistency_report["across_cells"]) + _estimate_rows(
-        "test-retest", consistency_report["test_retest"]
-    )
+    """The consistency tables (``CONSISTENCY_TABLES``): the repeated-trial spread per cell of one design,
+    and every consistency statistic as a row."""
+    cells = [
+        {
+            "model": cell.model,
+            "value": cell.value,
+            "strategy": cell.strategy,
+            **cell.design,
+            "n": cell.n,
+            "mean_angle": cell.mean_angle,
+            "sd_angle": cell.sd_angle.value,
+            "modal_category": cell.modal_category,
+            "modal_share": cell.modal_share.value,
+            "category_agreement": cell.category_agreement.value,
+            "vr_mean": cell.vr_mean,
+            "vr_sd": cell.vr_sd,
+        }
+        for cell in section.cells
+    ]
     return {
-        "consistency_cells": pd.DataFrame(consistency_report["cells"]),
-        "consistency": pd.DataFrame(rows),
+        "consistency_cells": pd.DataFrame(cells),
+        "consistency": pd.DataFrame(consistency.consistency_rows(section)),
     }
 
 

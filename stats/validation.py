@@ -12,8 +12,11 @@ Raters marked excluded are always left out; raters flagged on gold items are lef
 ``include_flagged``. Gold tasks only measure raters (gold accuracy); every other statistic uses the
 non-gold judgments. Every figure is an ``Estimate`` with n and a 95% CI, or "not enough data (n = ...)".
 
-Sources: the statistics are those of ``stats.agreement``; Shrout & Fleiss (1979) for when a one-way ICC is
-the right form (each target rated by a different set of raters, their case 1); Bland, J. M. & Altman, D. G.
+The report's typed, per-value section is ``stats.human_validation``; this dict form serves the agreement
+calculator of the API. Among raters, ``icc_among_raters`` holds the ICC forms only when the design is fully
+crossed, else Krippendorff's alpha (interval) (``agreement.reliability_by_design``).
+
+Sources: the statistics are those of ``stats.agreement``; Bland, J. M. & Altman, D. G.
 (1986), Statistical methods for assessing agreement between two methods of clinical measurement, The Lancet
 327(8476), 307-310, and (1999) Measuring agreement in method comparison studies, Statistical Methods in
 Medical Research 8(2), 135-160 (the standard errors of the bias and of the limits of agreement).
@@ -104,31 +107,6 @@ def _is_crossed(rated: pd.DataFrame) -> bool:
     """True when every rater rated every trial (a fully crossed design: the two-way ICC forms apply)."""
     raters, trials = rated["rater"].nunique(), rated["trial_id"].nunique()
     return bool(raters >= 2 and len(rated.drop_duplicates(["trial_id", "rater"])) == raters * trials)
-
-
-def _rating_slots(angles: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Ratings of a non-crossed design as k exchangeable slots: each trial's first k ratings, k the number
-    that keeps the most ratings (k times the trials with at least k; ties: the larger k); trials with fewer
-    ratings are left out, later ratings of trials with more are not used."""
-    ordered = angles.assign(slot=angles.groupby("trial_id").cumcount())
-    sizes = ordered.groupby("trial_id").size()
-    candidates = sorted(set(sizes.tolist()))
-    kept = [k * int((sizes >= k).sum()) for k in candidates]
-    k = max(c for c, used in zip(candidates, kept, strict=True) if used == max(kept))
-    shallow = int((sizes < k).sum())
-    unused = int((sizes - k).clip(lower=0).sum())
-    slotted = ordered[ordered["slot"] < k].copy()
-    slotted = slotted[slotted["trial_id"].isin(sizes[sizes >= k].index)]
-    slotted["rater"] = "human " + (slotted["slot"] + 1).astype(str)
-    note = (
-        f"raters differ between transcripts, so each transcript's first {k} ratings are {k} exchangeable "
-        "rater slots"
-    )
-    if shallow:
-        note += f"; left out {shallow} transcript{'s' if shallow != 1 else ''} with fewer than {k} ratings"
-    if unused:
-        note += f"; {unused} later rating{'s' if unused != 1 else ''} beyond the first {k} not used"
-    return slotted[["trial_id", "rater", "angle"]], note
 
 
 def _icc_forms(frame: pd.DataFrame, forms: tuple[str, ...], note: str = "") -> dict[str, Estimate]:
@@ -317,23 +295,6 @@ def human_validation(
     paired = angles[auto_angle.reindex(angles["trial_id"]).notna().to_numpy()]
     crossed = _is_crossed(angles)
     result["crossed_design"] = crossed
-    if _is_crossed(paired) or paired.empty:
-        humans, slot_note = paired, ""
-    else:
-        humans, slot_note = _rating_slots(paired)
-    trials = humans["trial_id"].unique()
-    with_automated = pd.concat(
-        [
-            humans,
-            pd.DataFrame(
-                {"trial_id": trials, "rater": AUTOMATED_RATER, "angle": auto_angle.reindex(trials).to_numpy()}
-            ),
-        ]
-    )
-    result["icc_automated_as_rater"] = {
-        form: estimate.to_dict()
-        for form, estimate in _icc_forms(with_automated, ("ICC(A,1)", "ICC(C,1)"), slot_note).items()
-    }
     human_mean = paired.groupby("trial_id")["angle"].mean()
     versus_mean = pd.concat(
         [
@@ -371,7 +332,7 @@ def human_validation(
         [unit.tolist() for unit in angle_units], level="interval", seed=seed, n_boot=n_boot
     ).to_dict()
     result["icc_among_raters"] = {
-        form: e.to_dict() for form, e in _icc_among_raters(angles, angle_units, crossed).items()
+        form: e.to_dict() for form, e in _icc_among_raters(angles, seed=seed, n_boot=n_boot).items()
     }
 
     audited = rated[rated["audit"].map(bool).astype(bool)]
@@ -383,14 +344,9 @@ def human_validation(
     return result
 
 
-def _icc_among_raters(angles: pd.DataFrame, groups: list[np.ndarray], crossed: bool) -> dict[str, Estimate]:
-    """All six forms when every rater rated every transcript; otherwise the one-way ICC(1,1) and ICC(1,k),
-    the forms for targets each rated by a different set of raters (Shrout & Fleiss 1979, case 1)."""
-    if crossed:
-        return agreement.icc(angles, targets="trial_id", raters="rater", ratings="angle")
-    note = (
-        "raters differ between transcripts: one-way forms only (Shrout & Fleiss 1979, case 1)"
-        if len(angles)
-        else ""
-    )
-    return {form: _with_note(e, note) for form, e in agreement.icc_one_way(groups).items()}
+def _icc_among_raters(angles: pd.DataFrame, *, seed: int, n_boot: int) -> dict[str, Estimate]:
+    """The six ICC forms when every rater rated every transcript (fully crossed); otherwise Krippendorff's
+    alpha (interval), which needs no rater identity: no ICC over invented rater slots
+    (``agreement.reliability_by_design``)."""
+    rows = zip(angles["trial_id"], angles["rater"], angles["angle"], strict=True)
+    return dict(agreement.reliability_by_design(rows, seed=seed, n_boot=n_boot).estimates)

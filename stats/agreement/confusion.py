@@ -48,6 +48,11 @@ class ConfusionMatrix:
         """The counts as a float array (rows: first source, columns: second)."""
         return np.array(self.counts, dtype=np.float64).reshape(len(self.labels), len(self.labels))
 
+    @property
+    def labelled_rows(self) -> tuple[tuple[Hashable, tuple[int, ...]], ...]:
+        """Each row's label with its counts (for tables)."""
+        return tuple(zip(self.labels, self.counts, strict=True))
+
     def row_totals(self) -> tuple[int, ...]:
         return tuple(sum(row) for row in self.counts)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from django import template
@@ -48,7 +49,7 @@ def number(value: Any, digits: int = 2) -> str:
 @register.filter
 def get(mapping: Any, key: str) -> Any:
     mapping = _fields(mapping)
-    return mapping.get(key) if isinstance(mapping, dict) else None
+    return mapping.get(key) if isinstance(mapping, Mapping) else None
 
 
 @register.filter

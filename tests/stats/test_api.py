@@ -32,7 +32,8 @@ def test_report_api_returns_the_cached_report(api_client, validated_study):
 
 def test_report_api_switch_includes_flagged_raters(api_client, validated_study):
     response = api_client.get(f"/api/v1/studies/{validated_study.study.pk}/report?include_flagged=true")
-    assert response.json()["human"]["n_raters"] == 6
+    assert response.json()["human"]["selected"] == "all_raters"
+    assert response.json()["human"]["all_raters"]["n_raters"] == 6
 
 
 def test_report_api_of_an_unknown_study_is_404(api_client):
@@ -117,8 +118,9 @@ def test_calculator_compares_a_reference_with_the_raters(api_client):
     expected = agreement.cohen_kappa([reference_of[u] for u in majority.index], list(majority))
     assert versus["kappa_vs_majority"]["value"] == pytest.approx(expected.value)
     assert versus["weighted_kappa_vs_majority"]["value"] is not None
-    assert set(versus["icc_reference_as_rater"]) == {"ICC(A,1)", "ICC(C,1)"}
-    assert versus["icc_reference_as_rater"]["ICC(A,1)"]["value"] > 0.8
+    assert set(versus["icc_reference_vs_human_mean"]) == {"ICC(A,1)", "ICC(C,1)"}
+    assert versus["icc_reference_vs_human_mean"]["ICC(A,1)"]["value"] > 0.8
+    assert "icc_reference_as_rater" not in versus  # no ICC over rater slots
     assert versus["bland_altman"]["bias"]["n"] == 60
     assert body["n_units"] == 60
     assert body["n_raters"] == 3

@@ -1,6 +1,9 @@
-"""stats.consistency: per-cell summaries, consistency across cells, and test-retest between runs."""
+"""stats.consistency: per-cell summaries and spread within a design, and test-retest between runs."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 
 # The module, not its functions: pytest would collect a bare ``test_retest`` as a test.
 from stats import agreement, consistency
+from tests.stats.examples import contains_estimate
 
 # A fixed example sequence: one verdict on every run.
 PROPERTIES = settings(deadline=None, max_examples=25, derandomize=True, database=None)
@@ -31,12 +35,6 @@ def _simulated_run(seed: int, *, n_cells: int = 12, n_trials: int = 8, noise: fl
                 (f"model-{cell % 3}", f"value-{cell}", "plain", trial, angle, category, rng.uniform())
             )
     return _trials(rows)
-
-
-def test_human_test_retest_norm_is_the_published_icc():
-    # de Matos Fernandes, Bakker & Dijkstra (2022), Judgment and Decision Making 17(1): ICC = 0.78 over six
-    # monthly waves of the SVO Slider Measure.
-    assert consistency.HUMAN_TEST_RETEST_ICC == 0.78
 
 
 def test_cell_consistency_summarises_each_cell():
@@ -70,65 +68,109 @@ def test_cell_consistency_of_no_trials_is_an_empty_table():
     assert list(summary.columns) == consistency.CELL_SUMMARY_COLUMNS
 
 
-def test_across_cells_with_balanced_cells_equals_the_one_way_icc():
-    frame = _simulated_run(1)
-    estimates = consistency.across_cells(frame, n_boot=200)
-    reference = agreement.icc(
-        frame.assign(cell=frame["value"]), targets="cell", raters="trial", ratings="angle"
-    )
-    for form in ("ICC(1,1)", "ICC(1,k)"):
-        assert estimates[form].value == pytest.approx(reference[form].value)
-        assert estimates[form].ci_low == pytest.approx(reference[form].ci_low)
-        assert estimates[form].ci_high == pytest.approx(reference[form].ci_high)
-        assert estimates[form].n == 12
-    assert "balanced: 8 measurements per group" in estimates["ICC(1,1)"].note
-    assert estimates["alpha_category"].is_available
+def _section(frame: pd.DataFrame, **kwargs) -> consistency.Consistency:
+    run_id = frame["run_id"] if "run_id" in frame.columns else pd.Series(1, index=frame.index)
+    return consistency.consistency_section(frame.assign(run_id=run_id), {}, n_boot=200, **kwargs)
 
 
-def test_across_cells_uses_every_trial_of_unbalanced_cells_and_says_so():
-    frame = _simulated_run(2)
-    frame = frame[~((frame["value"] == "value-0") & (frame["trial"] >= 3))]
-    estimates = consistency.across_cells(frame, n_boot=200)
-    note = estimates["ICC(1,1)"].note
-    assert "unbalanced: 3 to 8 measurements per group" in note
-    assert "k0 = " in note
-    groups = [cell["angle"].tolist() for _, cell in frame.groupby(["model", "value", "strategy"])]
-    assert estimates["ICC(1,1)"].value == pytest.approx(agreement.icc_one_way(groups)["ICC(1,1)"].value)
-
-
-def test_across_cells_category_alpha_is_one_when_every_cell_is_unanimous():
-    rows = [
-        ("m", value, "plain", trial, angle, category, 1.0)
-        for value, angle, category in [
-            ("a", 50.0, "prosocial"),
-            ("b", 0.0, "individualistic"),
-            ("c", 60.0, "altruistic"),
+def test_each_cell_reports_its_spread_with_intervals():
+    angles = [10.0, 20.0, 30.0, 40.0]
+    categories = ["prosocial", "prosocial", "prosocial", "individualistic"]
+    frame = _trials(
+        [
+            ("m", "v", "plain", trial, angle, category, 0.5)
+            for trial, (angle, category) in enumerate(zip(angles, categories, strict=True))
         ]
-        for trial in range(4)
-    ]
-    estimates = consistency.across_cells(_trials(rows), n_boot=200)
-    assert estimates["alpha_category"].value == pytest.approx(1.0)
+    )
+    (cell,) = _section(frame).cells
+    sd = float(np.std(angles, ddof=1))
+    assert cell.n == 4
+    assert cell.mean_angle == pytest.approx(25.0)
+    assert cell.sd_angle.value == pytest.approx(sd)
+    # chi-square interval for an SD, df = 3: sqrt(3 s^2 / chi2_.975), sqrt(3 s^2 / chi2_.025)
+    assert cell.sd_angle.ci_low == pytest.approx(math.sqrt(3 * sd**2 / 9.348403604496148))
+    assert cell.sd_angle.ci_high == pytest.approx(math.sqrt(3 * sd**2 / 0.2157952826238497))
+    assert cell.modal_category == "prosocial"
+    assert cell.modal_share.value == pytest.approx(0.75)
+    low, high = agreement.wilson_interval(3, 4)
+    assert (cell.modal_share.ci_low, cell.modal_share.ci_high) == pytest.approx((low, high))
+    # pairs of trials that agree: 3 of the 6 pairs (the three prosocial trials with each other)
+    assert cell.category_agreement.value == pytest.approx(0.5)
+    assert contains_estimate(cell.category_agreement)
+    assert cell.vr_mean == pytest.approx(0.5)
 
 
-def test_across_cells_with_one_cell_is_not_enough_data():
-    frame = _simulated_run(3, n_cells=1)
-    estimates = consistency.across_cells(frame, n_boot=200)
-    for name in ("ICC(1,1)", "ICC(1,k)", "alpha_category"):
-        assert estimates[name].value is None
-        assert estimates[name].note.startswith("not enough data (n = 1)")
+def test_unanimous_cell_agrees_fully_and_one_trial_is_not_enough():
+    frame = _trials(
+        [("m", "a", "plain", trial, 40.0 + trial, "prosocial", 1.0) for trial in range(5)]
+        + [("m", "b", "plain", 0, 10.0, "individualistic", 0.0)]
+    )
+    unanimous, single = _section(frame).cells
+    assert unanimous.category_agreement.value == 1.0
+    assert unanimous.modal_share.value == 1.0
+    assert single.sd_angle.value is None
+    assert single.sd_angle.note == "not enough data (n = 1)"
+    assert single.category_agreement.note == "not enough data (n = 1)"
+
+
+def test_cells_of_different_designs_are_never_pooled():
+    frame = _simulated_run(5, n_cells=2).assign(design="T 0")
+    other = _simulated_run(6, n_cells=2).assign(design="T 1")
+    section = consistency.consistency_section(
+        pd.concat([frame, other]).assign(run_id=1), {"T 0": {"temperature": 0.0}}, n_boot=200
+    )
+    assert len(section.cells) == 4
+    assert {(cell.value, cell.design_label) for cell in section.cells} == {
+        ("value-0", "T 0"),
+        ("value-1", "T 0"),
+        ("value-0", "T 1"),
+        ("value-1", "T 1"),
+    }
+    assert all(cell.n == 8 for cell in section.cells)
+    assert [cell.design for cell in section.cells if cell.design_label == "T 0"] == [{"temperature": 0.0}] * 2
+
+
+def test_there_is_no_coefficient_across_cells():
+    section = _section(_simulated_run(7))
+    names = {field.name for field in dataclasses.fields(section)}
+    assert names == {"cells", "test_retest", "test_retest_cells", "note"}
+    assert "no coefficient is computed across cells" in section.note
+    assert not hasattr(consistency, "across_cells")
+    assert not hasattr(consistency, "HUMAN_TEST_RETEST_ICC")
+    rows = consistency.consistency_rows(section)
+    assert {row["statistic"] for row in rows} == {
+        "sd_angle",
+        "modal_share",
+        "category_agreement",
+        "ICC(A,1)",
+        "pearson_r",
+    }
+    assert {row["section"] for row in rows} == {"consistency cell", "test-retest"}
+    assert all(
+        set(row)
+        >= {"section", "arm", "value", "exclusion", "statistic", "estimate", "ci_low", "ci_high", "n", "note"}
+        for row in rows
+    )
+
+
+def test_test_retest_pairs_the_first_two_runs_of_a_cell():
+    first = _simulated_run(4).assign(run_id=1)
+    second = first.assign(run_id=2)
+    section = consistency.consistency_section(pd.concat([first, second]), {}, n_boot=200)
+    assert section.test_retest_cells == 12
+    assert section.test_retest["ICC(A,1)"].value == pytest.approx(1.0)
 
 
 @PROPERTIES
-@given(st.integers(0, 2**32 - 1), st.integers(3, 20), st.integers(2, 10), st.floats(0.5, 30.0))
-def test_across_cells_intervals_contain_their_estimates(seed, n_cells, n_trials, noise):
-    estimates = consistency.across_cells(
-        _simulated_run(seed, n_cells=n_cells, n_trials=n_trials, noise=noise), seed=seed, n_boot=200
-    )
-    for name, estimate in estimates.items():
-        if estimate.value is None:
-            assert "undefined" in estimate.note, name
-        elif estimate.ci_low is not None and estimate.ci_high is not None:
-            assert estimate.ci_low - 1e-9 <= estimate.value <= estimate.ci_high + 1e-9, name
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(2, 10), st.floats(0.5, 30.0))
+def test_cell_intervals_contain_their_estimates(seed, n_cells, n_trials, noise):
+    section = _section(_simulated_run(seed, n_cells=n_cells, n_trials=n_trials, noise=noise), seed=seed)
+    for cell in section.cells:
+        for estimate in (cell.sd_angle, cell.modal_share, cell.category_agreement):
+            assert estimate.value is not None
+            assert estimate.ci_low is not None
+            assert estimate.ci_high is not None
+            assert estimate.ci_low - 1e-9 <= estimate.value <= estimate.ci_high + 1e-9
 
 
 def test_test_retest_of_identical_runs_agrees_perfectly():
@@ -187,13 +229,13 @@ def test_test_retest_with_few_cells_is_not_enough_data():
     ("call", "message"),
     [
         (lambda run: consistency.cell_consistency(run.drop(columns=["angle"])), "lack the columns"),
-        (lambda run: consistency.across_cells(run.assign(angle="steep")), "must be numeric"),
+        (lambda run: _section(run.assign(angle="steep")), "must be numeric"),
         (
             lambda run: consistency.test_retest(run, run.drop(columns=["category"])),
             "second run lack the columns",
         ),
         (lambda run: consistency.cell_consistency(run.to_dict(orient="records")), "must be a DataFrame"),
-        (lambda run: consistency.across_cells(run.assign(model=None)), "without a 'model'"),
+        (lambda run: _section(run.assign(model=None)), "without a 'model'"),
     ],
 )
 def test_malformed_trials_are_rejected_with_a_clear_message(call, message):

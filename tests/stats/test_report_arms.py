@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from annotation.models import AnnotationBatch, HumanJudgment
 from stats import reports
-from stats.report_model import to_json
 from tests.stats.builders import add_judgments
 
 
@@ -20,16 +19,16 @@ def test_arms_are_reported_apart_and_unclear_counts_as_no_category(validated_stu
     )
     HumanJudgment.objects.filter(pk__in=unclear_ids).update(category="unclear")
 
-    human = to_json(reports.build_report(validated_study.study, n_boot=100))["human"]
+    human = reports.build_report(validated_study.study, n_boot=100).human
 
-    assert human["arm"] == "blind"
-    assert human["n_unclear"] == 5
-    assert [other["arm"] for other in human["other_arms"]] == ["informed"]
-    (other,) = human["other_arms"]
-    assert other["n_unclear"] == 0
+    assert human.arm == "blind"
+    assert human.n_unclear == 5
+    assert [other.arm for other in human.other_arms] == ["informed"]
+    (other,) = human.other_arms
+    assert other.n_unclear == 0
     judged_blind = HumanJudgment.objects.filter(task__batch=blind, task__is_gold=False).count()
     judged_informed = HumanJudgment.objects.filter(task__batch=informed, task__is_gold=False).count()
     # Pooled, the top level would count the informed arm's judgments too.
-    assert 0 < human["n_judgments"] <= judged_blind
-    assert 0 < other["n_judgments"] <= judged_informed
-    assert "never pooled" in human["arms_note"]
+    assert 0 < human.all_raters.n_judgments <= judged_blind
+    assert 0 < other.all_raters.n_judgments <= judged_informed
+    assert "never pooled" in human.arms_note

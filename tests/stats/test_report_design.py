@@ -58,23 +58,25 @@ def test_variants_orders_labels_items_and_definitions_are_kept_apart(db):
     cells = _cells(simulated.study)
     assert len(cells) == 6
     assert len({json.dumps(c["design"], sort_keys=True) for c in cells}) == 6
-    report = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))
+    typed = reports.build_report(simulated.study, n_boot=N_BOOT)
+    report = to_json(typed)
     assert report["methods"]["definitions_versions_of_runs"] == sorted(
         {"hvae-svo/0-test", cells[0]["design"]["definitions"]}
     )
     assert report["definitions"]["versions_present"] == report["methods"]["definitions_versions_of_runs"]
-    assert len(report["consistency"]["cells"]) == 6
-    assert all(tuple(row["design"]) == DESIGN_KEYS for row in report["consistency"]["cells"])
+    assert len(typed.consistency.cells) == 6
+    assert all(tuple(cell.design) == DESIGN_KEYS for cell in typed.consistency.cells)
+    assert len({cell.design_label for cell in typed.consistency.cells}) == 6
 
 
 def test_test_retest_pairs_only_runs_of_identical_design(db):
     simulated = build_study("retest", trials_per_run=4, run_fields={"temperature": 0.0}, **ONE_CELL)
     build_study("", existing=simulated.study, trials_per_run=4, run_fields={"temperature": 1.0}, **ONE_CELL)
-    report = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))
-    assert report["consistency"]["test_retest_cells"] == 0
+    report = reports.build_report(simulated.study, n_boot=N_BOOT)
+    assert report.consistency.test_retest_cells == 0
     build_study("", existing=simulated.study, trials_per_run=4, run_fields={"temperature": 1.0}, **ONE_CELL)
-    report = to_json(reports.build_report(simulated.study, n_boot=N_BOOT))
-    assert report["consistency"]["test_retest_cells"] == 1
+    report = reports.build_report(simulated.study, n_boot=N_BOOT)
+    assert report.consistency.test_retest_cells == 1
 
 
 def test_failed_trials_pull_intention_to_treat_vr_below_scored_only_vr(db):

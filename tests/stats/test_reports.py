@@ -4,6 +4,7 @@ krippendorff), and the cache serves it until something changes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter, defaultdict
 
@@ -16,8 +17,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from annotation.models import HumanJudgment, Rater
 from evaluation.models import ItemResponse, Trial
-from stats import reports
-from stats.agreement import ORDERED_CATEGORIES
+from stats import human_validation, reports
+from stats.agreement import ALPHA_INTERVAL, ORDERED_CATEGORIES
 from stats.report_model import to_json
 from tests.stats.builders import add_judgments, build_study
 
@@ -76,7 +77,7 @@ def test_automated_cells_match_the_trials(validated_study, report):
         assert sum(cell["categories"].values()) == len(rows)
 
 
-def test_kappa_vs_majority_matches_scikit_learn(validated_study, report):
+def test_kappa_vs_majority_matches_scikit_learn(validated_study, typed_report):
     automated = _automated(validated_study.study)
     labels = defaultdict(list)
     for row in _live_judgments(validated_study.study):
@@ -89,18 +90,22 @@ def test_kappa_vs_majority_matches_scikit_learn(validated_study, report):
             majorities[trial] = top[0][0]
     first = [automated[t][0] for t in majorities]
     second = list(majorities.values())
-    human = report["human"]
-    assert human["kappa_vs_majority"]["n"] == len(majorities)
-    assert human["kappa_vs_majority"]["value"] == pytest.approx(cohen_kappa_score(first, second))
-    assert human["weighted_kappa_vs_majority"]["value"] == pytest.approx(
-        cohen_kappa_score(first, second, labels=list(ORDERED_CATEGORIES), weights="linear")
+    majority = typed_report.human.gold_screened.pooled.vs_majority
+    assert majority.kappa.n == len(majorities)
+    assert majority.kappa.value == pytest.approx(cohen_kappa_score(first, second))
+    for weights, estimate in (("linear", majority.kappa_linear), ("quadratic", majority.kappa_quadratic)):
+        assert estimate.value == pytest.approx(
+            cohen_kappa_score(first, second, labels=list(ORDERED_CATEGORIES), weights=weights)
+        )
+    assert majority.accuracy.value == pytest.approx(
+        np.mean([a == b for a, b in zip(first, second, strict=True)])
     )
-    matrix = np.array(human["confusion_matrix"]["rows_automated_columns_majority"])
+    matrix = np.array(majority.confusion.counts)
     assert matrix.sum() == len(majorities)
     assert np.trace(matrix) == sum(a == b for a, b in zip(first, second, strict=True))
 
 
-def test_mean_kappa_vs_each_rater_matches_scikit_learn(validated_study, report):
+def test_mean_kappa_vs_each_rater_matches_scikit_learn(validated_study, typed_report):
     automated = _automated(validated_study.study)
     per_rater: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for row in _live_judgments(validated_study.study):
@@ -112,13 +117,14 @@ def test_mean_kappa_vs_each_rater_matches_scikit_learn(validated_study, report):
         cohen_kappa_score(a, b, labels=list(ORDERED_CATEGORIES), weights="linear")
         for a, b in per_rater.values()
     ]
-    assert report["human"]["n_raters"] == len(per_rater) == 5
-    assert report["human"]["mean_kappa_vs_raters"]["value"] == pytest.approx(np.mean(kappas))
-    assert report["human"]["mean_weighted_kappa_vs_raters"]["value"] == pytest.approx(np.mean(weighted))
+    screened = typed_report.human.gold_screened
+    assert screened.n_raters == len(per_rater) == 5
+    assert screened.pooled.vs_raters.mean_kappa.value == pytest.approx(np.mean(kappas))
+    assert screened.pooled.vs_raters.mean_kappa_linear.value == pytest.approx(np.mean(weighted))
 
 
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside pingouin 0.7 on pandas 3
-def test_angle_agreement_matches_pingouin_and_krippendorff(validated_study, report):
+def test_angle_agreement_matches_pingouin_and_krippendorff(validated_study, typed_report):
     automated = _automated(validated_study.study)
     rows = [r for r in _live_judgments(validated_study.study) if not r["task__is_gold"]]
     human_mean = pd.DataFrame(rows).groupby("trial_id")["angle_estimate"].mean()
@@ -131,10 +137,8 @@ def test_angle_agreement_matches_pingouin_and_krippendorff(validated_study, repo
         ]
     )
     reference = pingouin.intraclass_corr(long, targets="t", raters="r", ratings="x").set_index("Type")
-    for form in ("ICC(A,1)", "ICC(C,1)"):
-        assert report["human"]["icc_automated_vs_human_mean"][form]["value"] == pytest.approx(
-            reference.loc[form, "ICC"]
-        )
+    pooled = typed_report.human.gold_screened.pooled
+    assert pooled.angles.icc_a1.value == pytest.approx(reference.loc["ICC(A,1)", "ICC"])
     raters = sorted({r["rater_id"] for r in rows})
     trials = sorted({r["trial_id"] for r in rows})
     matrix = np.full((len(raters), len(trials)), np.nan)
@@ -144,37 +148,29 @@ def test_angle_agreement_matches_pingouin_and_krippendorff(validated_study, repo
         codes[raters.index(r["rater_id"]), trials.index(r["trial_id"])] = ORDERED_CATEGORIES.index(
             r["category"]
         )
-    assert report["human"]["alpha_angles"]["value"] == pytest.approx(
+    assert pooled.inter_rater.angles[ALPHA_INTERVAL].value == pytest.approx(
         krippendorff.alpha(matrix, level_of_measurement="interval")
     )
-    assert report["human"]["alpha_categories"]["value"] == pytest.approx(
+    assert pooled.inter_rater.categories.value == pytest.approx(
         krippendorff.alpha(codes, level_of_measurement="nominal")
     )
     differences = np.array([automated[t][1] for t in human_mean.index]) - human_mean.to_numpy()
-    assert report["human"]["bland_altman"]["bias"]["value"] == pytest.approx(differences.mean())
-    assert report["human"]["bland_altman"]["upper_limit"]["value"] == pytest.approx(
+    assert pooled.angles.bland_altman.bias.value == pytest.approx(differences.mean())
+    assert pooled.angles.bland_altman.upper_limit.value == pytest.approx(
         differences.mean() + 1.959963984540054 * differences.std(ddof=1)
     )
 
 
-def test_icc_among_raters_of_a_non_crossed_design_is_one_way(validated_study, report):
-    rows = [r for r in _live_judgments(validated_study.study) if not r["task__is_gold"]]
-    groups = pd.DataFrame(rows).groupby("trial_id")["angle_estimate"].apply(list)
-    n, total = len(groups), sum(map(len, groups))
-    grand = np.mean([x for g in groups for x in g])
-    ms_between = sum(len(g) * (np.mean(g) - grand) ** 2 for g in groups) / (n - 1)
-    ms_within = sum(((np.array(g) - np.mean(g)) ** 2).sum() for g in groups) / (total - n)
-    k0 = (total - sum(len(g) ** 2 for g in groups) / total) / (n - 1)
-    among = report["human"]["icc_among_raters"]
-    assert set(among) == {"ICC(1,1)", "ICC(1,k)"}
-    assert among["ICC(1,1)"]["value"] == pytest.approx(
-        (ms_between - ms_within) / (ms_between + (k0 - 1) * ms_within)
-    )
-    assert "one-way forms only" in among["ICC(1,1)"]["note"]
-    assert report["human"]["crossed_design"] is False
+def test_raters_of_a_non_crossed_design_get_krippendorffs_alpha_not_an_icc(validated_study, typed_report):
+    inter_rater = typed_report.human.gold_screened.pooled.inter_rater
+    assert inter_rater.available
+    assert inter_rater.design == "not crossed"
+    assert set(inter_rater.angles) == {ALPHA_INTERVAL}
+    assert "no ICC over invented rater slots" in inter_rater.note
+    assert inter_rater.max_overlap == 3
 
 
-def test_extraction_audit_and_gold_accuracy_match_the_rows(validated_study, report):
+def test_extraction_audit_and_gold_accuracy_match_the_rows(validated_study, typed_report):
     orders = {
         (t, i): (order, option)
         for t, i, order, option in ItemResponse.objects.filter(
@@ -188,50 +184,61 @@ def test_extraction_audit_and_gold_accuracy_match_the_rows(validated_study, repo
             read = None if position is None else order[position - 1]
             same += read == option
             total += 1
-    audit = report["human"]["extraction_audit"]
-    assert audit["accuracy"]["n"] == total
-    assert audit["accuracy"]["value"] == pytest.approx(same / total)
-    assert 0 < audit["kappa"]["value"] <= 1
-    gold = {row["rater"]: row for row in report["human"]["gold_accuracy"]}
+    audit = typed_report.human.gold_screened.extraction_audit
+    assert audit["accuracy"].n == total
+    assert audit["accuracy"].value == pytest.approx(same / total)
+    assert audit["kappa"].value is not None
+    assert 0 < audit["kappa"].value <= 1
+    gold = {row.rater: row for row in typed_report.human.gold_accuracy}
     assert len(gold) == 6  # every rater, flagged or not
     for rater in Rater.objects.filter(batch__study=validated_study.study):
         judged = HumanJudgment.objects.filter(rater=rater, task__is_gold=True).values_list(
             "category", "task__gold_category"
         )
         hits = [a == b for a, b in judged]
-        assert gold[f"r{rater.pk}"]["value"] == pytest.approx(np.mean(hits))
-        assert gold[f"r{rater.pk}"]["n"] == 4
-        assert gold[f"r{rater.pk}"]["flagged"] is rater.flagged
+        assert gold[f"r{rater.pk}"].accuracy.value == pytest.approx(np.mean(hits))
+        assert gold[f"r{rater.pk}"].accuracy.n == 4
+        assert gold[f"r{rater.pk}"].flagged is rater.flagged
 
 
-def test_flagged_raters_are_left_out_unless_asked_for(validated_study):
-    excluded = to_json(reports.build_report(validated_study.study, n_boot=N_BOOT))["human"]
-    included = to_json(reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT))[
-        "human"
-    ]
-    assert excluded["n_raters"] == 5
-    assert excluded["flagged_raters_left_out"] == 1
-    assert included["n_raters"] == 6
-    assert included["n_judgments"] == 40 * 3
-    assert included["fleiss_kappa"]["value"] != excluded["fleiss_kappa"]["value"]
+def test_both_rater_selections_are_reported_and_the_setting_picks_one(validated_study):
+    human = reports.build_report(validated_study.study, n_boot=N_BOOT).human
+    excluded, included = human.gold_screened, human.all_raters
+    assert human.selected == "gold_screened"
+    assert excluded.n_raters == 5
+    assert excluded.flagged_raters_left_out == 1
+    assert included.n_raters == 6
+    assert included.n_judgments == 40 * 3
+    # the flagged rater guesses at random: every agreement figure moves when they are left out
+    assert included.pooled.inter_rater.categories.value != excluded.pooled.inter_rater.categories.value
+    assert included.pooled.vs_raters.mean_kappa.value != excluded.pooled.vs_raters.mean_kappa.value
+    setting = reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT).human
+    assert setting.selected == "all_raters"
+    assert setting.all_raters == included
 
 
 def test_excluded_raters_are_always_left_out(validated_study):
     rater = Rater.objects.filter(batch__study=validated_study.study, flagged=False).order_by("pk").first()
     assert rater is not None
     Rater.objects.filter(pk=rater.pk).update(excluded=True)
-    human = to_json(reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT))["human"]
-    assert human["n_raters"] == 5
-    assert human["excluded_raters"] == 1
+    human = reports.build_report(validated_study.study, include_flagged=True, n_boot=N_BOOT).human
+    assert human.all_raters.n_raters == 5
+    assert human.all_raters.excluded_raters == 1
 
 
-def test_consistency_pairs_the_two_runs_of_each_configuration(validated_study, report):
-    consistency = report["consistency"]
-    assert consistency["test_retest_cells"] == 16
-    assert consistency["test_retest"]["ICC(A,1)"]["n"] == 16
-    assert consistency["human_norm_icc"] == 0.78
-    assert consistency["across_cells"]["ICC(1,1)"]["n"] == 16
-    assert "balanced: 12 measurements per group" in consistency["across_cells"]["ICC(1,1)"]["note"]
+def test_consistency_pairs_the_two_runs_of_each_configuration(validated_study, typed_report):
+    consistency = typed_report.consistency
+    assert consistency.test_retest_cells == 16
+    assert consistency.test_retest["ICC(A,1)"].n == 16
+    assert len(consistency.cells) == 16
+    assert all(cell.n == 12 and cell.sd_angle.n == 12 for cell in consistency.cells)
+    # within one design only: no coefficient across cells, no human norm
+    assert {field.name for field in dataclasses.fields(consistency)} == {
+        "cells",
+        "test_retest",
+        "test_retest_cells",
+        "note",
+    }
 
 
 def test_goal_vs_plain_is_the_difference_of_mean_value_rationality(validated_study, report):
@@ -267,28 +274,31 @@ def test_per_batch_sections_appear_with_several_batches(validated_study):
     add_judgments(
         validated_study, n_transcripts=10, n_raters=3, overlap=2, seed=9, first_annotation_id=10_000
     )
-    human = to_json(reports.build_report(validated_study.study, n_boot=N_BOOT))["human"]
-    assert [b["batch"] for b in human["batches"]] == [b.pk for b in validated_study.batches]
-    assert human["batches"][1]["n_judgments"] == 20
-    assert human["n_judgments"] == human["batches"][0]["n_judgments"] + 20
+    human = reports.build_report(validated_study.study, n_boot=N_BOOT).human
+    assert [b.batch for b in human.batches] == [b.pk for b in validated_study.batches]
+    assert human.batches[1].gold_screened.n_judgments == 20
+    assert human.gold_screened.n_judgments == human.batches[0].gold_screened.n_judgments + 20
 
 
 def test_a_study_without_judgments_reports_not_enough_data(demo_like_study):
-    human = to_json(reports.build_report(demo_like_study.study, n_boot=N_BOOT))["human"]
-    assert human["n_judgments"] == 0
-    for name in ("kappa_vs_majority", "mean_kappa_vs_raters", "fleiss_kappa", "alpha_angles"):
-        assert human[name]["value"] is None
-        assert human[name]["note"].startswith("not enough data (n = 0)"), name
-    assert human["icc_automated_vs_human_mean"]["ICC(A,1)"]["note"].startswith("not enough data (n = 0)")
-    assert human["bland_altman"]["bias"]["note"] == "not enough data (n = 0)"
+    human = reports.build_report(demo_like_study.study, n_boot=N_BOOT).human
+    pooled = human.gold_screened.pooled
+    assert human.gold_screened.n_judgments == 0
+    for estimate in (pooled.vs_majority.kappa, pooled.vs_raters.mean_kappa, pooled.angles.lin_ccc):
+        assert estimate.value is None
+        assert estimate.note.startswith("not enough data (n = 0)")
+    assert pooled.angles.icc_a1.note.startswith("not enough data (n = 0)")
+    assert pooled.angles.bland_altman.bias.note == "not enough data (n = 0)"
+    assert not pooled.inter_rater.available
 
 
 def test_a_study_without_trials_reports_not_enough_data(db):
     study = build_study("empty", models=(), seed=1).study
-    report = to_json(reports.build_report(study, n_boot=N_BOOT))
+    typed_report = reports.build_report(study, n_boot=N_BOOT)
+    report = to_json(typed_report)
     assert report["automated"]["cells"] == []
-    assert report["consistency"]["across_cells"]["ICC(1,1)"]["note"].startswith("not enough data (n = 0)")
-    assert report["consistency"]["test_retest"]["pearson_r"]["note"] == "not enough data (n = 0)"
+    assert typed_report.consistency.cells == ()
+    assert typed_report.consistency.test_retest["pearson_r"].note == "not enough data (n = 0)"
 
 
 def test_failed_trials_are_counted_but_not_scored(validated_study):
@@ -324,20 +334,26 @@ def test_the_cached_report_is_reused_until_a_judgment_changes(validated_study, m
     reports.cached_report(validated_study.study)
     assert calls == [1]
     Rater.objects.filter(batch__study=validated_study.study, flagged=True).update(flagged=False)
-    assert to_json(reports.cached_report(validated_study.study))["human"]["n_raters"] == 6
+    assert reports.cached_report(validated_study.study).human.gold_screened.n_raters == 6
     assert calls == [1, 1]
 
 
 def test_report_tables_hold_the_report_numbers(typed_report, report):
     tables = reports.report_tables(typed_report)
     assert tuple(tables) == reports.TABLE_NAMES
-    agreement_rows = tables["agreement"].set_index("statistic")
-    assert agreement_rows.loc["kappa_vs_majority", "value"] == report["human"]["kappa_vs_majority"]["value"]
-    assert agreement_rows.loc["ICC(A,1)"].shape[0] == 2  # automated as rater, and vs the raters' mean
+    agreement = tables["agreement"]
+    kappa = typed_report.human.gold_screened.pooled.vs_majority.kappa
+    row = agreement[
+        (agreement["statistic"] == "kappa_vs_majority")
+        & (agreement["value"] == "pooled")
+        & (agreement["exclusion"] == human_validation.GOLD_SCREENED)
+        & (agreement["section"] == "human")
+    ]
+    assert row["estimate"].tolist() == [kappa.value]
+    assert row["n"].tolist() == [kappa.n]
+    assert set(agreement["exclusion"]) == {human_validation.ALL_RATERS, human_validation.GOLD_SCREENED}
     assert len(tables["automated"]) == 16
-    assert (
-        tables["confusion_matrix"].iloc[:, 1:].to_numpy().sum() == report["human"]["kappa_vs_majority"]["n"]
-    )
+    assert tables["confusion_matrix"].iloc[:, 1:].to_numpy().sum() == kappa.n
 
 
 def test_the_report_is_strict_json(report):

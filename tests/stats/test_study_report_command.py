@@ -45,7 +45,7 @@ def test_json_is_the_report(validated_study, tmp_path):
     call_command("study_report", study="validated", format="json", out=str(out), stdout=io.StringIO())
     written = json.loads(out.read_text())
     assert written == to_json(reports.cached_report(validated_study.study))
-    assert written["human"]["n_raters"] == 5
+    assert written["human"]["gold_screened"]["n_raters"] == 5
 
 
 def test_csv_is_a_zip_of_every_table_with_the_report_numbers(validated_study, tmp_path):
@@ -54,11 +54,17 @@ def test_csv_is_a_zip_of_every_table_with_the_report_numbers(validated_study, tm
         "study_report", study=str(validated_study.study.pk), format="csv", out=str(out), stdout=io.StringIO()
     )
     typed = reports.cached_report(validated_study.study)
-    report = to_json(typed)
     with zipfile.ZipFile(out) as archive:
         assert set(archive.namelist()) == {f"{name}.csv" for name in reports.report_tables(typed)}
-        agreement = pd.read_csv(archive.open("agreement.csv")).set_index("statistic")
-    assert agreement.loc["fleiss_kappa", "value"] == pytest.approx(report["human"]["fleiss_kappa"]["value"])
+        agreement = pd.read_csv(archive.open("agreement.csv"))
+    rows = agreement[
+        (agreement["statistic"] == "alpha_categories_among_raters")
+        & (agreement["value"] == "pooled")
+        & (agreement["exclusion"] == "raters passing the gold screen")
+        & (agreement["section"] == "human")
+    ]
+    expected = typed.human.gold_screened.pooled.inter_rater.categories.value
+    assert rows["estimate"].tolist() == [pytest.approx(expected)]
 
 
 def test_html_is_the_study_page(validated_study, tmp_path):
@@ -66,8 +72,8 @@ def test_html_is_the_study_page(validated_study, tmp_path):
     stdout = io.StringIO()
     call_command("study_report", study="validated", format="html", out=str(out), stdout=stdout)
     page = out.read_text()
-    kappa = to_json(reports.cached_report(validated_study.study))["human"]["kappa_vs_majority"]
-    assert f"{kappa['value']:.3f} [" in page
+    kappa = reports.cached_report(validated_study.study).human.gold_screened.pooled.vs_majority.kappa
+    assert f"{kappa.value:.2f} [" in page
     assert "<svg" in page
     assert "Wrote the html report of study 'validated'" in stdout.getvalue()
 
@@ -82,7 +88,7 @@ def test_include_flagged_switch(validated_study, tmp_path):
         include_flagged=True,
         stdout=io.StringIO(),
     )
-    assert json.loads(out.read_text())["human"]["n_raters"] == 6
+    assert json.loads(out.read_text())["human"]["selected"] == "all_raters"
 
 
 @pytest.mark.parametrize(

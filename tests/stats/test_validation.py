@@ -50,19 +50,14 @@ def test_crossed_ratings_give_all_six_icc_forms_among_raters():
     assert round(result["icc_among_raters"]["ICC(C,k)"]["value"], 3) == 0.909
 
 
-def test_rating_slots_keep_the_most_ratings_and_say_what_was_left_out():
-    angles = pd.DataFrame(
-        {
-            "trial_id": [1, 1, 1, 2, 2, 3, 3, 3, 4],
-            "rater": ["a", "b", "c", "a", "d", "b", "c", "d", "a"],
-            "angle": [10.0, 12, 11, 30, 33, 50, 52, 49, 5],
-        }
-    )
-    slotted, note = validation._rating_slots(angles)
-    # k = 2 keeps 6 ratings (3 trials x 2), k = 3 keeps 6 too (2 x 3): ties go to the larger k
-    assert sorted(slotted["rater"].unique()) == ["human 1", "human 2", "human 3"]
-    assert sorted(slotted["trial_id"].unique()) == [1, 3]
-    assert "left out 2 transcripts with fewer than 3 ratings" in note
+def test_the_dict_form_has_no_icc_over_rater_slots():
+    assert not hasattr(validation, "_rating_slots")
+    rows = [(1, "a", "prosocial", 10.0), (1, "b", "prosocial", 12.0), (2, "a", "prosocial", 30.0)]
+    rows += [(2, "c", "prosocial", 33.0), (3, "b", "prosocial", 50.0), (3, "c", "prosocial", 52.0)]
+    result = validation.human_validation(_automated([]), _judgments(rows), NO_RESPONSES, n_boot=100)
+    assert result["crossed_design"] is False
+    assert list(result["icc_among_raters"]) == [agreement.ALPHA_INTERVAL]
+    assert "icc_automated_as_rater" not in result
 
 
 def test_majority_ties_are_left_out_of_kappa_and_counted():

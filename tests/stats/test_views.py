@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from annotation.models import AnnotationBatch
 from evaluation.models import ItemResponse, Trial
 from tests.stats.builders import UNSAFE_TEXT, add_judgments, build_study
 
@@ -49,13 +50,24 @@ def test_the_page_json_and_csv_show_the_same_numbers(client, validated_study):
     study_id = validated_study.study.pk
     report = _json(client, study_id)
     page = _page(client, study_id)
-    agreement = _csv(client, study_id, "agreement").set_index("statistic")
-    for name in ("kappa_vs_majority", "mean_kappa_vs_raters", "fleiss_kappa", "alpha_angles"):
-        estimate = report["human"][name]
-        assert agreement.loc[name, "value"] == pytest.approx(estimate["value"])
-        assert agreement.loc[name, "n"] == estimate["n"]
+    agreement = _csv(client, study_id, "agreement")
+    pooled = agreement[
+        (agreement["value"] == "pooled")
+        & (agreement["exclusion"] == "raters passing the gold screen")
+        & (agreement["section"] == "human")
+    ].set_index("statistic")
+    screened = report["human"]["gold_screened"]["pooled"]
+    for name, estimate in (
+        ("kappa_vs_majority", screened["vs_majority"]["kappa"]),
+        ("gwet_ac1_vs_majority", screened["vs_majority"]["gwet_ac1"]),
+        ("mean_kappa_vs_raters", screened["vs_raters"]["mean_kappa"]),
+        ("lin_ccc_angle", screened["angles"]["lin_ccc"]),
+        ("alpha_categories_among_raters", screened["inter_rater"]["categories"]),
+    ):
+        assert pooled.loc[name, "estimate"] == pytest.approx(estimate["value"])
+        assert pooled.loc[name, "n"] == estimate["n"]
         assert (
-            f"{estimate['value']:.3f} [{estimate['ci_low']:.3f}, {estimate['ci_high']:.3f}] (n = {estimate['n']})"
+            f"{estimate['value']:.2f} [{estimate['ci_low']:.2f}, {estimate['ci_high']:.2f}] (n = {estimate['n']})"
             in page
         )
     automated = _csv(client, study_id, "automated")
@@ -78,9 +90,10 @@ def test_the_page_has_every_section_and_figure_inline(client, validated_study):
         'id="methods-runs"',
         'id="methods-batches"',
         "Prompt templates (verbatim)",
-        "ICC = 0.78",
-        "one-way forms only (Shrout &amp; Fleiss 1979, case 1)",  # what was assumed is said on the page
+        "no ICC over invented rater slots",  # what was assumed is said on the page
         "whose raters tie",
+        "the spread between values inflates pooled agreement",
+        "gold screen passed",
     ):
         assert anchor in page, anchor
     for figure in ("heatmap", "ring", "goal-vs-plain", "confusion", "bland-altman"):
@@ -99,7 +112,7 @@ def test_a_study_with_trials_but_no_judgments_shows_not_enough_data(client, demo
     assert "not enough data (n = 0)" in page
     assert 'id="figure-heatmap"' in page
     assert NOT_A_NUMBER.search(page) is None
-    assert _csv(client, demo_like_study.study.pk, "agreement")["value"].isna().all()
+    assert _csv(client, demo_like_study.study.pk, "agreement")["estimate"].isna().all()
 
 
 def test_model_output_and_rater_text_are_escaped(client, user):
@@ -114,12 +127,19 @@ def test_model_output_and_rater_text_are_escaped(client, user):
 def test_flagged_raters_switch(client, validated_study):
     excluded = _page(client, validated_study.study.pk)
     included = _page(client, validated_study.study.pk, "?include_flagged=1")
-    assert "by 5 raters" in excluded
-    assert "by 6 raters" in included
+    # both selections are always on the page; the setting picks the one the figures use
+    for page in (excluded, included):
+        assert "All raters: 120 judgments by 6 raters" in page
+        assert re.search(r"gold screen passed: \d+ judgments by 5 raters", page)
+    assert "the figures (pooled over values) use the gold-screened raters" in excluded
+    assert "the figures (pooled over values) use all raters" in included
     response = client.get(
         reverse("study-report-json", args=[validated_study.study.pk]) + "?include_flagged=1"
     )
-    assert json.loads(response.content)["human"]["n_raters"] == 6
+    human = json.loads(response.content)["human"]
+    assert human["selected"] == "all_raters"
+    assert human["all_raters"]["n_raters"] == 6
+    assert human["gold_screened"]["n_raters"] == 5
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
@@ -174,3 +194,25 @@ def test_pages_need_a_signed_in_user(validated_study):
     ):
         response = anonymous.get(reverse(name, args=args))
         assert response.status_code == 302, name
+
+
+def test_an_arm_judged_once_per_transcript_says_inter_rater_reliability_is_unavailable(
+    client, validated_study
+):
+    single = add_judgments(
+        validated_study, n_transcripts=12, n_raters=3, overlap=1, seed=9, first_annotation_id=10_000
+    )
+    AnnotationBatch.objects.filter(pk=single.pk).update(arm="informed")
+    page = _page(client, validated_study.study.pk)
+    informed = page[page.index('id="arm-informed"') :]
+    assert (
+        "Inter-rater reliability unavailable (all raters):</strong> every transcript was judged by one rater"
+        in (informed)
+    )
+    assert "overlap 1" in informed
+    blind = page[: page.index('id="arm-informed"')]
+    assert "Inter-rater reliability unavailable" not in blind
+    report = _json(client, validated_study.study.pk)
+    (other,) = report["human"]["other_arms"]
+    assert other["all_raters"]["pooled"]["inter_rater"]["available"] is False
+    assert report["human"]["all_raters"]["pooled"]["inter_rater"]["available"] is True
