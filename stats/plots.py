@@ -44,38 +44,49 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _LONG_DECIMAL = re.compile(r"(?<![\d.])(?<!scale\()(-?[1-9]\d*\.\d\d)\d+")
 _PATH_BREAK = re.compile(r" ?\n(?=[LMCQZz\"])")
 _BETWEEN_TAGS = re.compile(r">\s+<")
+_GROUP_ID = re.compile(r'<g id="[^"<>]*"')
 
 
 def compact_svg(text: str) -> str:
-    """Matplotlib's SVG made lighter without changing what it shows: no RDF metadata, no comments (which
-    repeat each label's text), coordinates of a
-    point or more to a hundredth of a point (far below a screen pixel; scales and small numbers kept whole), path data on one line, no indentation."""
+    """Matplotlib's SVG made lighter without changing what it shows: no RDF metadata, no comments (they
+    repeat each label's text), coordinates of a point or more to a hundredth of a point (far below a screen
+    pixel; scales and small numbers kept whole), path data on one line, no indentation, and no ids on groups
+    (matplotlib names them ``figure_1``, ``axes_1``… in every figure and nothing refers to them, so several
+    figures on one page would repeat them)."""
     text = _COMMENT.sub("", _METADATA.sub("", text))
     text = _LONG_DECIMAL.sub(r"\1", text)
     text = _PATH_BREAK.sub(" ", text)
+    text = _GROUP_ID.sub("<g", text)
     return _BETWEEN_TAGS.sub("><", text)
 
 
-_GLYPH = re.compile(r'<path id="(DejaVu[\w-]+)" d="[^"<>]*"(?: transform="[^"<>]*")?/>')
+_SHAREABLE = re.compile(
+    r'<path id="(DejaVu[\w-]+)"(?: d="[^"<>]*")?(?: transform="[^"<>]*")?/>'  # a glyph
+    r'|<path id="(m[0-9a-f]+)"[^<>]*/>'  # a marker
+    r'|<clipPath id="(p[0-9a-f]+)">.*?</clipPath>',  # a clip path
+    re.DOTALL,
+)
 _EMPTY_DEFS = re.compile(r"<defs></defs>")
 
 
 def shared_glyphs(figures: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The glyph outlines that every figure of a page repeats, defined once: one hidden SVG holding each
-    glyph once, and the figures without their copies (their ``<use>`` elements find the glyphs by id
-    anywhere in the document). Put the hidden SVG on the page together with the figures."""
-    glyphs: dict[str, str] = {}
+    """What the figures of one page repeat, defined once: one hidden SVG holding each glyph outline, marker
+    and clip path once, and the figures without their copies (their ``<use>`` and ``clip-path`` references
+    find them by id anywhere in the document). Matplotlib names markers and clip paths by a hash of what
+    they are, so one id is one shape. Put the hidden SVG on the page together with the figures."""
+    shared: dict[str, str] = {}
 
     def take(match: re.Match[str]) -> str:
-        glyphs.setdefault(match.group(1), match.group(0))
+        shared.setdefault(next(group for group in match.groups() if group), match.group(0))
         return ""
 
-    stripped = {name: _EMPTY_DEFS.sub("", _GLYPH.sub(take, svg)) for name, svg in figures.items()}
-    if not glyphs:
+    stripped = {name: _EMPTY_DEFS.sub("", _SHAREABLE.sub(take, svg)) for name, svg in figures.items()}
+    if not shared:
         return "", dict(figures)
     sprite = (
-        '<svg xmlns="http://www.w3.org/2000/svg" class="glyphs" aria-hidden="true" width="0" height="0" '
-        f'style="position:absolute;width:0;height:0;overflow:hidden"><defs>{"".join(glyphs.values())}</defs></svg>'
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" class="glyphs" '
+        'aria-hidden="true" width="0" height="0" style="position:absolute;width:0;height:0;overflow:hidden">'
+        f"<defs>{''.join(shared.values())}</defs></svg>"
     )
     return sprite, stripped
 

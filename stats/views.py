@@ -171,7 +171,7 @@ class PlanForm(forms.Form):
         min_value=-0.99, max_value=0.99, help_text="the value the statistic is expected to take"
     )
     half_width = forms.FloatField(
-        label="half-width", min_value=0.005, max_value=0.99, help_text="of the 95% CI wanted, e.g. 0.1"
+        label="Half-width", min_value=0.005, max_value=0.99, help_text="of the 95% CI wanted, e.g. 0.1"
     )
     raters = forms.IntegerField(min_value=2, max_value=MAX_RATERS, help_text="raters per transcript")
     categories = forms.IntegerField(
