@@ -251,27 +251,97 @@ def plan_initial(report: dict[str, Any], batches: Sequence[dict[str, Any]]) -> t
     return initial, "; ".join(sources)
 
 
+SIMULATION_SECONDS = 1e-3
+"""Rough seconds a planner simulation takes per transcript and rater here (measured: 0.1-1 ms)."""
+PAGE_PLAN_SECONDS = 6.0
+"""The most simulating one page request may do; the command line has no such bound."""
+TABLE_HALF_WIDTHS = (0.5, 0.75, 1.0, 1.5, 2.0)
+TABLE_EXPECTED_STEPS = (-0.1, 0.1)
+"""The rows of ``planning.plan_table``: half-widths around the one asked, and the expected value +-0.1."""
+
+
+def simulation_seconds(request: planning.PlanRequest) -> float:
+    """About how long planning ``request`` takes: nothing for an analytic formula; for a simulation, the
+    two-rater kappa formula's n (a stand-in of the right size) times raters times ``SIMULATION_SECONDS``."""
+    if request.statistic == "icc" or (request.statistic == "kappa" and request.raters == 2):
+        return 0.0
+    try:
+        n = planning.kappa_sample_size(
+            min(max(request.expected, 0.0), 0.99), request.half_width, request.prevalence
+        )
+    except planning.PlanningError:
+        return 0.0
+    return n * request.raters * SIMULATION_SECONDS
+
+
+def _around(request: planning.PlanRequest, expected: float, half_width: float) -> planning.PlanRequest:
+    return planning.PlanRequest(
+        request.statistic, expected, half_width, request.raters, request.prevalence, request.confidence
+    )
+
+
+def plan_rows(plan: planning.SampleSizePlan, budget: float) -> tuple[list[dict[str, Any]], int]:
+    """``planning.plan_table``'s rows around ``plan`` (whose own n is reused), each planned while the
+    simulation budget lasts (the cheapest first), and how many were left out for time; rows that cannot be
+    planned are left out as there."""
+    request = plan.request
+    cells = [(request.expected, round(request.half_width * f, 10)) for f in TABLE_HALF_WIDTHS]
+    cells += [(round(request.expected + step, 10), request.half_width) for step in TABLE_EXPECTED_STEPS]
+    rows, skipped = [], 0
+    asked = (request.expected, request.half_width)
+    for expected, half_width in sorted(cells, key=lambda cell: simulation_seconds_of(request, *cell)):
+        if (expected, half_width) == asked:
+            rows.append({"expected": expected, "half_width": half_width, "n": plan.n, "asked": True})
+            continue
+        try:
+            cell_request = _around(request, expected, half_width)
+        except planning.PlanningError:
+            continue
+        cost = simulation_seconds(cell_request)
+        if cost > budget:
+            skipped += 1
+            continue
+        budget -= cost
+        try:
+            n = planning.plan_sample_size(cell_request).n
+        except planning.PlanningError:
+            continue
+        rows.append({"expected": expected, "half_width": half_width, "n": n, "asked": False})
+    return sorted(rows, key=lambda row: (row["expected"], row["half_width"])), skipped
+
+
+def simulation_seconds_of(request: planning.PlanRequest, expected: float, half_width: float) -> float:
+    try:
+        return simulation_seconds(_around(request, expected, half_width))
+    except planning.PlanningError:
+        return 0.0
+
+
 def planner_context(request: HttpRequest, study: Study, report: dict[str, Any]) -> dict[str, Any]:
-    """The planner form, bound when the page was asked with ``plan-`` parameters, and its plan."""
+    """The planner form, bound when the page was asked with ``plan-`` parameters, and its plan. A plan
+    whose simulation would take longer than ``PAGE_PLAN_SECONDS`` is refused with a field error (the
+    command line makes it), and the table around it keeps the rows that fit in what time is left."""
     initial, source = plan_initial(report, stats_selectors.plan_inputs(study=study)["batches"])
     asked = any(key.startswith(f"{PLAN_PREFIX}-") for key in request.GET)
     form = PlanForm(request.GET if asked else None, initial=initial, prefix=PLAN_PREFIX)
     context: dict[str, Any] = {"plan_form": form, "plan_source": source}
     if asked and form.is_valid():
         plan_request = form.cleaned_data["request"]
+        cost = simulation_seconds(plan_request)
+        if cost > PAGE_PLAN_SECONDS:
+            form.add_error(
+                "half_width",
+                f"simulating this would take about {cost:.0f} s, too long for a page: ask for a wider "
+                "half-width, or run manage.py plan_validation",
+            )
+            return context
         try:
             plan = planning.plan_sample_size(plan_request)
         except planning.PlanningError as error:
             form.add_error(None, str(error))
             return context
         context["plan"] = plan
-        context["plan_table"] = [
-            {
-                "row": row,
-                "asked": (row.expected, row.half_width) == (plan_request.expected, plan_request.half_width),
-            }
-            for row in planning.plan_table(plan_request)
-        ]
+        context["plan_table"], context["plan_rows_skipped"] = plan_rows(plan, PAGE_PLAN_SECONDS - cost)
     return context
 
 

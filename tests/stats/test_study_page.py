@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from evaluation import svo
-from stats import planning, plots
+from stats import planning, plots, views
 from stats.templatetags import stats_format
 from stats.views import PAGE_SIZE, report_context
 from tests.stats.builders import SimulatedStudy, add_judgments, build_study
@@ -320,3 +320,29 @@ def test_a_plan_that_cannot_be_made_says_why_above_the_form(client: Client, vali
     assert 'id="planner-errors"' in html
     assert "the lowest possible is" in html
     assert 'id="plan-result"' not in html
+
+
+def test_a_simulation_too_long_for_a_page_is_refused_and_the_table_keeps_what_fits(
+    client: Client, validated_study: Any
+) -> None:
+    study_id = validated_study.study.pk
+    slow = "?plan-statistic=alpha&plan-expected=0.3&plan-half_width=0.01&plan-raters=10&plan-categories=4"
+    html = get(client, study_id, slow)
+    match = re.search(r'<span class="field-error" id="error-plan-half_width">([^<]*)</span>', html)
+    assert match
+    assert "too long for a page" in match.group(1)
+    assert "manage.py plan_validation" in match.group(1)
+    assert 'id="plan-result"' not in html
+
+    request = planning.PlanRequest("alpha", 0.6, 0.05, 5, planning.uniform_prevalence(4))
+    assert views.simulation_seconds(request) <= views.PAGE_PLAN_SECONDS
+    plan = planning.plan_sample_size(request)
+    rows, skipped = views.plan_rows(plan, views.PAGE_PLAN_SECONDS - views.simulation_seconds(request))
+    assert skipped >= 1  # the half-width W/2 alone would take four times as long as the plan
+    assert len(rows) + skipped <= 7
+    assert [row for row in rows if row["asked"]] == [
+        {"expected": 0.6, "half_width": 0.05, "n": plan.n, "asked": True}
+    ]
+    page = get(client, study_id, "?plan-statistic=alpha&plan-expected=0.6&plan-half_width=0.05&plan-raters=5")
+    assert 'id="plan-rows-skipped"' in page
+    assert "--prevalence 0.25,0.25,0.25,0.25</code>" in page
