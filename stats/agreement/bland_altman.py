@@ -108,20 +108,33 @@ def bland_altman(first: Iterable[Any], second: Iterable[Any]) -> BlandAltman:
         limits.append(
             _make_estimate(limit, (limit - limit_half_width, limit + limit_half_width), n, method, note)
         )
-    if float(np.ptp(means)) == 0:
-        slope = _undefined(n, _SLOPE, "every pair has the same mean, so there is no slope", note)
-        slope_p: float | None = None
-    else:
-        fit = scipy_stats.linregress(means, differences)
-        slope_t = float(scipy_stats.t.ppf(1 - (1 - CONFIDENCE_LEVEL) / 2, n - 2))
-        half = slope_t * float(fit.stderr)
-        slope = _make_estimate(
-            float(fit.slope),
-            (float(fit.slope) - half, float(fit.slope) + half),
-            n,
-            _SLOPE,
-            note,
-            f"intercept {float(fit.intercept):.4g}; p = {float(fit.pvalue):.3g} (slope = 0)",
-        )
-        slope_p = float(fit.pvalue) if math.isfinite(float(fit.pvalue)) else None
+    slope, slope_p = _proportional_bias(means, differences, sd, note)
     return BlandAltman(bias_estimate, limits[0], limits[1], sd, slope, slope_p, n)
+
+
+def _proportional_bias(
+    means: np.ndarray, differences: np.ndarray, sd: float, note: str
+) -> tuple[Estimate, float | None]:
+    """The OLS slope of the differences on the pair means with its t interval, and its p value; undefined
+    (with the reason) when the means do not vary or the fit is numerically degenerate."""
+    n = len(means)
+    if float(np.ptp(means)) == 0:
+        return _undefined(n, _SLOPE, "every pair has the same mean, so there is no slope", note), None
+    if sd == 0:
+        return _make_estimate(0.0, (0.0, 0.0), n, _SLOPE, note, "every difference is the same"), None
+    fit = scipy_stats.linregress(means, differences)
+    slope, stderr = float(fit.slope), float(fit.stderr)
+    if not (math.isfinite(slope) and math.isfinite(stderr)):
+        reason = "the pair means are too close together for a regression"
+        return _undefined(n, _SLOPE, reason, note), None
+    half = float(scipy_stats.t.ppf(1 - (1 - CONFIDENCE_LEVEL) / 2, n - 2)) * stderr
+    estimate = _make_estimate(
+        slope,
+        (slope - half, slope + half),
+        n,
+        _SLOPE,
+        note,
+        f"intercept {float(fit.intercept):.4g}; p = {float(fit.pvalue):.3g} (slope = 0)",
+    )
+    p_value = float(fit.pvalue)
+    return estimate, p_value if math.isfinite(p_value) else None

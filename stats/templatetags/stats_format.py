@@ -42,6 +42,20 @@ def estimate(value: Any, digits: int = 3) -> str:
 
 
 @register.filter
+def ci(value: Any, digits: int = 3) -> str:
+    """An estimate dict as 'value [low, high]' without its n (for tables that show n in a column of its
+    own); its note when there is no value."""
+    if not isinstance(value, dict):
+        return "–"
+    if not _finite(value.get("value")):
+        return str(value.get("note") or f"not enough data (n = {value.get('n', 0)})")
+    text = f"{value['value']:.{digits}f}"
+    if _finite(value.get("ci_low")) and _finite(value.get("ci_high")):
+        return f"{text} [{value['ci_low']:.{digits}f}, {value['ci_high']:.{digits}f}]"
+    return f"{text} [CI undefined]"
+
+
+@register.filter
 def number(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if _finite(value) else "–"
 
@@ -77,9 +91,22 @@ def design(value: Any) -> str:
     value = _fields(value)
     if not isinstance(value, dict):
         return "–"
+    return design_of(value, list(DESIGN_KEYS))
+
+
+DESIGN_KEYS = ("variant", "order", "labels", "temperature", "items", "definitions")
+
+
+@register.filter
+def design_of(value: Any, keys: Any) -> str:
+    """A design as one line of only the given keys (in the usual order), e.g. those that differ between the
+    rows of a table whose shared settings are said once above it."""
+    if not isinstance(value, dict):
+        return "–"
+    wanted = set(keys) if isinstance(keys, list | tuple | set) else set(DESIGN_KEYS)
     parts = []
-    for key in ("variant", "order", "labels", "temperature", "items", "definitions"):
-        if key not in value:
+    for key in DESIGN_KEYS:
+        if key not in value or key not in wanted:
             continue
         item = value[key]
         if key == "temperature":

@@ -316,7 +316,9 @@ def test_failed_trials_are_counted_but_not_scored(validated_study):
 
 def test_the_cached_report_is_reused_until_a_judgment_changes(validated_study, monkeypatch):
     first, figures = reports.cached_report_and_figures(validated_study.study)
-    assert {"heatmap", "ring", "goal_vs_plain", "confusion", "bland_altman"} <= set(figures)
+    assert {"heatmap", "ring:prosocial", "goal_vs_plain:prosocial", "confusion", "bland_altman"} <= set(
+        figures
+    )
     calls: list[int] = []
     original = reports.build_report
 

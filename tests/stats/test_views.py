@@ -96,7 +96,7 @@ def test_the_page_has_every_section_and_figure_inline(client, validated_study):
         "gold screen passed",
     ):
         assert anchor in page, anchor
-    for figure in ("heatmap", "ring", "goal-vs-plain", "confusion", "bland-altman"):
+    for figure in ("heatmap", "ring-prosocial", "goal-vs-plain-prosocial", "confusion", "bland-altman"):
         assert f'<figure id="figure-{figure}"><svg' in page, figure
     # no external assets: nothing is fetched from another host (XML namespaces are names, not fetches)
     assert re.search(r"(src|href)=\"(https?:)?//", page) is None
