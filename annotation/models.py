@@ -190,9 +190,8 @@ class AnnotationTask(models.Model):
             models.UniqueConstraint(fields=["batch", "trial"], name="task_unique_trial_per_batch"),
             models.UniqueConstraint(fields=["batch", "position"], name="task_unique_position_per_batch"),
             models.CheckConstraint(
-                condition=Q(is_gold=False, gold_category="", gold_source="")
-                | Q(is_gold=True) & ~Q(gold_category="") & ~Q(gold_source=""),
-                name="task_gold_has_label_and_source",
+                condition=Q(is_gold=True) | Q(gold_category="", gold_source=""),
+                name="task_gold_label_only_on_gold",
             ),
         ]
 

@@ -151,13 +151,14 @@ class RaterProgress:
 
 
 def rater_tasks_left(*, rater: Rater) -> int:
-    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap."""
+    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap (gold
+    tasks never fill up: every rater may take them, see ``services.GOLD_TASK_OVERLAP``)."""
     live = Q(judgments__deleted=False, judgments__was_cancelled=False)
     mine = HumanJudgment.objects.filter(rater=rater, deleted=False, was_cancelled=False).values("task_id")
     return (
         rater.batch.tasks.exclude(pk__in=mine)
         .annotate(n_live=Count("judgments", filter=live))
-        .filter(n_live__lt=rater.batch.overlap)
+        .filter(Q(is_gold=True) | Q(n_live__lt=rater.batch.overlap))
         .count()
     )
 

@@ -162,15 +162,9 @@ class Migration(migrations.Migration):
             model_name="annotationtask",
             constraint=models.CheckConstraint(
                 condition=models.Q(
-                    models.Q(("gold_category", ""), ("gold_source", ""), ("is_gold", False)),
-                    models.Q(
-                        ("is_gold", True),
-                        models.Q(("gold_category", ""), _negated=True),
-                        models.Q(("gold_source", ""), _negated=True),
-                    ),
-                    _connector="OR",
+                    ("is_gold", True), models.Q(("gold_category", ""), ("gold_source", "")), _connector="OR"
                 ),
-                name="task_gold_has_label_and_source",
+                name="task_gold_label_only_on_gold",
             ),
         ),
         migrations.AddField(

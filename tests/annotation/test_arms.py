@@ -54,9 +54,11 @@ class RecordingPush:
     configs: list[str] = field(default_factory=list)
     payloads: list[list[dict[str, Any]]] = field(default_factory=list)
     overlaps: list[dict[int, int]] = field(default_factory=list)
+    project_options: list[dict[str, Any]] = field(default_factory=list)
 
     def ensure_project(self, *, label_config: str, external_key: str, **kwargs: Any) -> int:
         self.configs.append(label_config)
+        self.project_options.append(kwargs)
         return 500 + len(self.configs)
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]], *, key_field: str) -> ImportResult:

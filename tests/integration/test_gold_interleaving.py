@@ -133,7 +133,7 @@ def test_every_rater_meets_the_gold_count_in_the_served_order_and_sync_brings_ev
         t.label_studio_task_id: services.GOLD_TASK_OVERLAP if t.is_gold else OVERLAP for t in tasks
     }
     # Label Studio numbers tasks in the order they were imported: the service's order.
-    assert [t.label_studio_task_id for t in tasks] == sorted(t.label_studio_task_id for t in tasks)
+    assert [t.label_studio_task_id for t in tasks] == sorted(t.label_studio_task_id or 0 for t in tasks)
 
     # Not in blocks of one model and value: a block would be a run of 4 (the sample takes 4 per stratum).
     strata = [(t.trial.run.model, t.trial.run.value) for t in tasks if not t.is_gold]
