@@ -277,6 +277,15 @@ def test_push_imports_in_the_batchs_order_and_gives_gold_tasks_room_for_every_ra
     assert client.project_options[-1]["maximum_annotations"] == 1
 
 
+def test_a_batch_made_before_tasks_had_positions_is_pushed_as_it_was(study: Study) -> None:
+    batch, _ = services.annotation_batch_get_or_create(study=study, size=4, gold=2, overlap=2)
+    batch.tasks.update(position=None)  # what the migration leaves on earlier batches
+    client = RecordingPush()
+    services.annotation_batch_push(study=study, size=4, gold=2, overlap=2, client=client)  # type: ignore[arg-type]
+    assert client.project_options[-1]["maximum_annotations"] == 2
+    assert client.overlaps == []
+
+
 # --- researchers' gold: the CSV command and the admin ----------------------------------------------------------
 
 
