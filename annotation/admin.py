@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from annotation import selectors, services
-from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from annotation import gold_labels, selectors, services
+from annotation.models import AnnotationBatch, AnnotationTask, GoldLabel, HumanJudgment, Rater
 from evaluation import access
 from evaluation.admin import StudyScopedAdmin
 from evaluation.models import Trial
@@ -40,6 +40,8 @@ class AnnotationBatchAdmin(StudyScopedAdmin):
         "overlap",
         "seed",
         "gold",
+        "gold_per_rater",
+        "include_reference",
         "label_studio_project_id",
         "judgment_count",
         "last_synced_at",
@@ -57,9 +59,11 @@ class AnnotationBatchAdmin(StudyScopedAdmin):
     actions = ["sync_from_label_studio"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: AnnotationBatch | None = None) -> list[str]:
-        """The arm is part of the batch's identity: set when it is made, never changed."""
+        """The arm, the reference rule and the screening rule are part of the batch's design: set when it is
+        made, never changed (flags are computed with the rule recorded)."""
         fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "arm"] if obj is not None else fields
+        fixed = ["arm", "include_reference", "gold_per_rater", "gold_min_answered", "gold_fail_threshold"]
+        return [*fields, *fixed] if obj is not None else fields
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         """Syncing writes judgments: the batch change permission and editor rights on some study."""
@@ -106,9 +110,61 @@ class AnnotationTaskAdmin(StudyScopedAdmin):
             db_field, request, **kwargs
         )
 
-    list_display = ["key", "batch", "trial", "is_gold", "gold_category", "label_studio_task_id"]
-    list_filter = ["batch", "is_gold"]
+    list_display = ["key", "batch", "position", "trial", "is_gold", "gold", "label_studio_task_id"]
+    list_filter = ["batch", "is_gold", "gold_source"]
     search_fields = ["key"]
+
+    @admin.display(description="gold label (source)")
+    def gold(self, task: AnnotationTask) -> str:
+        return f"{task.gold_category} ({task.gold_source})" if task.is_gold else "–"
+
+
+@admin.register(GoldLabel)
+class GoldLabelAdmin(StudyScopedAdmin):
+    """Gold labels, marked by source. Researchers set theirs here (or with ``manage.py import_gold``); a
+    researcher's label replaces a constructed one. Constructed labels are the service's, from reference agents
+    whose disposition is known by construction. The automated category is never a gold label."""
+
+    study_path = "trial__run__study"
+    list_display = ["trial", "study", "agent", "category", "source", "note", "set_by", "updated_at"]
+    list_filter = ["source", "category", "trial__run__study"]
+    search_fields = ["trial__id", "note"]
+    fields = ["trial", "category", "note", "source", "set_by", "updated_at"]
+    readonly_fields = ["source", "set_by", "updated_at"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return _scoped_choice(db_field, request, kwargs) or super().formfield_for_foreignkey(
+            db_field, request, **kwargs
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.is_researcher(request.user) and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: GoldLabel | None = None) -> list[str]:
+        """A label belongs to its trial: the trial is chosen when the label is made, never changed."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "trial"] if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: GoldLabel, form: Any, change: bool) -> None:
+        """Through the service: a trial of a study the user may change, and the label becomes the researcher's."""
+        saved = gold_labels.gold_label_set(
+            trial=obj.trial, category=obj.category, note=obj.note, user=request.user
+        )
+        obj.pk, obj.source, obj.set_by, obj.updated_at = (
+            saved.pk,
+            saved.source,
+            saved.set_by,
+            saved.updated_at,
+        )
+        obj._state.adding = False
+
+    @admin.display(description="study")
+    def study(self, label: GoldLabel) -> str:
+        return str(label.trial.run.study)
+
+    @admin.display(description="model")
+    def agent(self, label: GoldLabel) -> str:
+        return label.trial.run.model
 
 
 @admin.register(Rater)
@@ -154,8 +210,12 @@ class RaterAdmin(StudyScopedAdmin):
 
     @admin.display(description="gold accuracy")
     def gold_accuracy(self, rater: Rater) -> str:
-        accuracy = selectors.rater_gold_accuracy(rater=rater)
-        return "–" if accuracy is None else f"{accuracy[0]}/{accuracy[1]}"
+        record = selectors.rater_gold_record(rater=rater)
+        if not record.answered:
+            return "–"
+        return f"{record.correct}/{record.answered}" + (
+            f" ({record.unclear} unclear)" if record.unclear else ""
+        )
 
     def _changeable(self, request: HttpRequest, queryset: QuerySet[Rater]) -> QuerySet[Rater]:
         return queryset.filter(batch__study__in=access.studies_writable_by(request.user).values("pk"))

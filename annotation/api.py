@@ -33,6 +33,10 @@ class BatchOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "show_prediction",
             "show_induction",
             "tasks_per_rater",
+            "include_reference",
+            "gold_per_rater",
+            "gold_min_answered",
+            "gold_fail_threshold",
             "sampling_spec",
             "label_studio_project_id",
             "invite_url",
@@ -66,7 +70,29 @@ class BatchListApi(generics.ListAPIView):  # type: ignore[type-arg]
         )
         seed = validators.SeedField()
         gold = validators.CountField(minimum=0, maximum=10_000, default=0)
-        tasks_per_rater = validators.CountField(maximum=100_000, default=20)
+        tasks_per_rater = validators.CountField(maximum=100_000, default=services.DEFAULT_QUOTA)
+        include_reference = serializers.BooleanField(
+            default=False,
+            help_text="Let reference-agent transcripts be sampled as ordinary items (demos); otherwise they "
+            "enter only as gold.",
+        )
+        gold_per_rater = validators.CountField(
+            minimum=0,
+            maximum=100_000,
+            default=0,
+            help_text="Gold items every rater meets within their quota (tasks_per_rater).",
+        )
+        gold_min_answered = validators.CountField(
+            maximum=100_000,
+            default=services.MIN_GOLD_FOR_FLAG,
+            help_text="Gold items a rater must have answered before they can be flagged.",
+        )
+        gold_fail_threshold = serializers.FloatField(
+            min_value=0.0,
+            max_value=1.0,
+            default=services.DEFAULT_GOLD_FAIL_THRESHOLD,
+            help_text="Raters whose gold accuracy is below this share are flagged (unclear counts as a miss).",
+        )
         show_choices = serializers.BooleanField(default=True)
         extraction_audit = serializers.BooleanField(default=False)
         show_prediction = serializers.BooleanField(default=False)

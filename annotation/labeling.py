@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from evaluation import svo
+from evaluation import prompts, svo
 
 ORIENTATION = "orientation"
 ANGLE = "angle"
@@ -174,17 +174,48 @@ def svo_ring_svg(size: int = 260) -> str:
     )
 
 
+# The paper variant ends every item turn with a reminder that names the induced value (plain strategy: "I should
+# pretend to have prosocial value system ...") or quotes the model's goal (goal strategy): the last line of the
+# ``paper.item`` template, "Based on the above goals: '{goal}', please give me your choice." Where the value is
+# hidden it is replaced by the same sentence without the quote, the paper's own wording of its re-ask.
+_PAPER_ITEM_LAST_LINE = prompts.TEMPLATES["paper.item"].splitlines()[-1]
+_REMINDER_HEAD, _REMINDER_TAIL = _PAPER_ITEM_LAST_LINE.split(prompts.GOAL_SLOT)
+NEUTRAL_REMINDER = "Based on the above goals, please give me your choice."
+
+
+def neutral_paper_item(text: str) -> str:
+    """A paper-variant item turn without its reminder's quote (any other text is returned unchanged)."""
+    start = text.rfind(_REMINDER_HEAD)
+    if start < 0 or not text.endswith(_REMINDER_TAIL):
+        return text
+    return text[:start] + NEUTRAL_REMINDER
+
+
 def shown_dialogue(
-    transcript: Sequence[Mapping[str, str]], *, prompt_variant: str, show_induction: bool
+    transcript: Sequence[Mapping[str, str]],
+    *,
+    prompt_variant: str,
+    show_induction: bool,
+    arm: str = BLIND,
 ) -> list[Mapping[str, str]]:
     """The messages raters read. The system prompt is never shown. Without ``show_induction`` the value
-    induction is left out too: in the ``dialogue`` variant it is the first exchange, where the agent is asked
-    to describe a person holding the induced value (evaluation/prompts.py, protocol step 1); in the ``system``
-    variant it lives in the system prompt. Everything from the task on is shown."""
+    induction is left out too: in the ``dialogue`` and ``paper`` variants it is the first exchange, where the
+    agent is asked to describe a person holding the induced value (evaluation/prompts.py, protocol step 1); in
+    the ``system`` variant it lives in the system prompt. Everything from the task on is shown, except, in the
+    ``paper`` variant of the arms that hide the value (blind, informed), the reminder at the end of every item
+    turn that names the value or quotes the goal (``neutral_paper_item``): it would tell raters the value the
+    induction was hidden to keep from them. The value-shown arm shows the value anyway and keeps it."""
     dialogue = [m for m in transcript if m.get("role") != "system"]
-    if show_induction or prompt_variant == "system":
+    if show_induction:
         return dialogue
-    return dialogue[2:]
+    if prompt_variant != "system":
+        dialogue = dialogue[2:]
+    if prompt_variant == "paper" and arm != VALUE_SHOWN:
+        dialogue = [
+            {**m, "content": neutral_paper_item(m.get("content", ""))} if m.get("role") == "user" else m
+            for m in dialogue
+        ]
+    return dialogue
 
 
 def task_data(

@@ -410,6 +410,26 @@ class LabelStudioClient:
             )
         return response
 
+    def set_serving(
+        self, project_id: int, *, project_settings: Mapping[str, Any], task_overlaps: Mapping[int, int]
+    ) -> int:
+        """Bring the project's task-serving settings (e.g. ``sampling``) and each listed task's own ``overlap``
+        (annotations it takes before it is labeled) to the wanted values; returns how many tasks changed.
+        Idempotent: only what differs is sent."""
+        project = self._request("GET", f"/api/projects/{project_id}/")
+        changes = {name: value for name, value in project_settings.items() if project.get(name) != value}
+        if changes:
+            self._request("PATCH", f"/api/projects/{project_id}/", json=changes)
+        current = {
+            int(task["id"]): task.get("overlap") for task in self._tasks(project_id, with_annotations=False)
+        }
+        changed = 0
+        for task_id, overlap in task_overlaps.items():
+            if current.get(task_id) != overlap:
+                self._request("PATCH", f"/api/tasks/{task_id}/", json={"overlap": overlap})
+                changed += 1
+        return changed
+
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Token {token}"}

@@ -66,7 +66,22 @@ class AnnotationBatch(models.Model):
         default=20, help_text="A rater's quota before the completion code."
     )
     gold_fail_threshold = models.FloatField(
-        default=0.5, help_text="Raters with gold accuracy below this (after 2+ gold items) are flagged."
+        default=0.5,
+        help_text="Raters whose gold accuracy is below this (once they answered gold_min_answered gold items) "
+        "are flagged.",
+    )
+    gold_min_answered = models.PositiveIntegerField(
+        default=2, help_text="Gold items a rater must have answered before they can be flagged."
+    )
+    gold_per_rater = models.PositiveIntegerField(
+        default=0,
+        help_text="Gold items every rater meets within their first tasks_per_rater tasks (the import order "
+        "guarantees it; 0: no guarantee).",
+    )
+    include_reference = models.BooleanField(
+        default=False,
+        help_text="Reference-agent transcripts may be sampled as ordinary items (demos); otherwise they enter "
+        "only as gold.",
     )
     sampling_spec = models.JSONField(default=dict, help_text="Strata and counts actually drawn.")
     key = models.CharField(max_length=40, unique=True, default=new_batch_key, editable=False)
@@ -81,7 +96,17 @@ class AnnotationBatch(models.Model):
         verbose_name_plural = "annotation batches"
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "arm", "size", "overlap", "seed", "gold"], name="batch_unique_design"
+                fields=[
+                    "study",
+                    "arm",
+                    "size",
+                    "overlap",
+                    "seed",
+                    "gold",
+                    "gold_per_rater",
+                    "include_reference",
+                ],
+                name="batch_unique_design",
             ),
             models.CheckConstraint(
                 condition=Q(arm__in=[labeling.BLIND, labeling.VALUE_SHOWN, labeling.INFORMED]),
@@ -93,12 +118,54 @@ class AnnotationBatch(models.Model):
             ),
             models.CheckConstraint(condition=Q(size__gt=0), name="batch_positive_size"),
             models.CheckConstraint(condition=Q(overlap__gt=0), name="batch_positive_overlap"),
+            models.CheckConstraint(
+                condition=Q(gold_per_rater__lte=models.F("tasks_per_rater")), name="batch_gold_within_quota"
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_fail_threshold__gte=0, gold_fail_threshold__lte=1),
+                name="batch_gold_threshold",
+            ),
         ]
 
     def __str__(self) -> str:
         return (
             f"batch {self.pk} of {self.study} ({self.arm}, n={self.size}, k={self.overlap}, seed={self.seed})"
         )
+
+
+class GoldSource(models.TextChoices):
+    RESEARCHER = "researcher", "researcher: set by a researcher"
+    CONSTRUCTED = "constructed", "constructed: a reference agent's disposition, known by construction"
+
+
+class GoldLabel(models.Model):
+    """The orientation a trial's transcript is known to show, to screen raters. Never the automated category.
+
+    ``constructed``: written by the service for reference agents whose disposition is defined by construction
+    (``annotation.sampling.constructed_gold``); ``researcher``: set by a researcher (admin, or
+    ``manage.py import_gold``), and then it wins over a constructed label of the same trial.
+    """
+
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="gold_label")
+    category = models.CharField(max_length=20, choices=VALUE_CHOICES)
+    source = models.CharField(max_length=20, choices=GoldSource.choices, default=GoldSource.RESEARCHER)
+    note = models.TextField(blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["trial_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=[GoldSource.RESEARCHER, GoldSource.CONSTRUCTED]),
+                name="gold_label_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold {self.category} ({self.source}) of trial {self.trial_id}"
 
 
 class AnnotationTask(models.Model):
@@ -109,11 +176,24 @@ class AnnotationTask(models.Model):
     )
     is_gold = models.BooleanField(default=False)
     gold_category = models.CharField(max_length=20, choices=VALUE_CHOICES, blank=True)
+    gold_source = models.CharField(
+        max_length=20, choices=GoldSource.choices, blank=True, help_text="Where the gold label came from."
+    )
+    position = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Place in the import order, which Label Studio serves (0 first)."
+    )
     label_studio_task_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["batch_id", "id"]
-        constraints = [models.UniqueConstraint(fields=["batch", "trial"], name="task_unique_trial_per_batch")]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "trial"], name="task_unique_trial_per_batch"),
+            models.UniqueConstraint(fields=["batch", "position"], name="task_unique_position_per_batch"),
+            models.CheckConstraint(
+                condition=Q(is_gold=True) | Q(gold_category="", gold_source=""),
+                name="task_gold_label_only_on_gold",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key

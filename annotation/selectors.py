@@ -12,7 +12,8 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
-from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from annotation.labeling import UNCLEAR
+from annotation.models import AnnotationBatch, AnnotationTask, GoldLabel, HumanJudgment, Rater
 from evaluation import access
 
 INVITE_SALT = "hvae.annotation.invite"
@@ -33,6 +34,10 @@ def tasks_visible_to(user: access.AnyUser) -> QuerySet[AnnotationTask]:
 
 def raters_visible_to(user: access.AnyUser) -> QuerySet[Rater]:
     return Rater.objects.filter(batch__study__in=access.studies_visible_to(user).values("pk"))
+
+
+def gold_labels_visible_to(user: access.AnyUser) -> QuerySet[GoldLabel]:
+    return GoldLabel.objects.filter(trial__run__study__in=access.studies_visible_to(user).values("pk"))
 
 
 def judgments_visible_to(user: access.AnyUser) -> QuerySet[HumanJudgment]:
@@ -84,16 +89,52 @@ def rater_done(*, rater: Rater) -> int:
     )
 
 
+@dataclass(frozen=True)
+class GoldRecord:
+    """A rater's live answers on gold items: correct, wrong, and ``unclear`` (a subset of the misses).
+
+    ``unclear`` on a gold item counts as a miss. Gold items are chosen because their orientation is clear (by
+    construction, or by a researcher's reading), so "unclear" there is a failure to recognise a clear case,
+    which is what screening measures. Counted as neither hit nor miss it would let a rater answer "unclear" to
+    everything and never reach the minimum of answered gold items, so never be screened; counted as a hit it
+    would reward exactly that. The pressure it puts on raters to guess applies to every item alike, since raters
+    cannot tell gold items from the others. The count of unclear answers is kept so a researcher can tell an
+    unsure rater from a careless one."""
+
+    correct: int
+    wrong: int
+    unclear: int
+
+    @property
+    def answered(self) -> int:
+        return self.correct + self.wrong + self.unclear
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.answered if self.answered else 1.0
+
+
+def rater_gold_record(*, rater: Rater) -> GoldRecord:
+    """The rater's answers on gold items (live judgments, skips left out)."""
+    judged = HumanJudgment.objects.filter(
+        rater=rater, deleted=False, was_cancelled=False, task__is_gold=True
+    ).values_list("category", "task__gold_category")
+    correct = wrong = unclear = 0
+    for given, truth in judged:
+        if given == UNCLEAR:
+            unclear += 1
+        elif given == truth:
+            correct += 1
+        else:
+            wrong += 1
+    return GoldRecord(correct=correct, wrong=wrong, unclear=unclear)
+
+
 def rater_gold_accuracy(*, rater: Rater) -> tuple[int, int] | None:
-    """(correct, judged) over the rater's live gold-item judgments, or None before the first one."""
-    judged = list(
-        HumanJudgment.objects.filter(
-            rater=rater, deleted=False, was_cancelled=False, task__is_gold=True
-        ).values_list("category", "task__gold_category")
-    )
-    if not judged:
-        return None
-    return sum(1 for given, truth in judged if given == truth), len(judged)
+    """(correct, answered) over the rater's live gold-item judgments (unclear answers are misses), or None
+    before the first one."""
+    record = rater_gold_record(rater=rater)
+    return None if not record.answered else (record.correct, record.answered)
 
 
 @dataclass(frozen=True)
@@ -110,13 +151,14 @@ class RaterProgress:
 
 
 def rater_tasks_left(*, rater: Rater) -> int:
-    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap."""
+    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap (gold
+    tasks never fill up: every rater may take them, see ``services.GOLD_TASK_OVERLAP``)."""
     live = Q(judgments__deleted=False, judgments__was_cancelled=False)
     mine = HumanJudgment.objects.filter(rater=rater, deleted=False, was_cancelled=False).values("task_id")
     return (
         rater.batch.tasks.exclude(pk__in=mine)
         .annotate(n_live=Count("judgments", filter=live))
-        .filter(n_live__lt=rater.batch.overlap)
+        .filter(Q(is_gold=True) | Q(n_live__lt=rater.batch.overlap))
         .count()
     )
 

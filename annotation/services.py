@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation import labeling, sampling
+from annotation import gold_labels, labeling, sampling, selectors
 from annotation.labelstudio import (
     AnnotationRecord,
     BrowserSession,
@@ -24,7 +24,7 @@ from annotation.labelstudio import (
     PayloadError,
     parse_webhook,
 )
-from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
+from annotation.models import AnnotationBatch, AnnotationTask, GoldLabel, HumanJudgment, Rater
 from evaluation import svo
 from evaluation.models import Study, Trial
 from hvae_site.api import DomainError
@@ -32,8 +32,9 @@ from hvae_site.api import DomainError
 logger = logging.getLogger(__name__)
 
 WEBHOOK_HEADER = "X-HVAE-Webhook-Secret"
-GOLD_MODEL = "ref-faithful"
 MIN_GOLD_FOR_FLAG = 2
+DEFAULT_GOLD_FAIL_THRESHOLD = 0.5
+DEFAULT_QUOTA = 20
 INVITE_DAYS = 30
 DEFAULT_OVERLAP = 3
 
@@ -69,14 +70,12 @@ class PushResult:
 
 
 def _candidates(study: Study) -> list[sampling.Candidate]:
+    """The study's scored trials, each with its gold label if it has one (``GoldLabel``: set by a researcher or
+    constructed from a reference agent's disposition), never the automated category."""
+    gold_labels.gold_constructed_refresh(study=study)
+    labels = dict(GoldLabel.objects.filter(trial__run__study=study).values_list("trial_id", "category"))
     rows = Trial.objects.filter(run__study=study, status=Trial.Status.SCORED).values_list(
-        "pk",
-        "run__model",
-        "run__value",
-        "run__strategy",
-        "category",
-        "category_hit",
-        "run__endpoint__is_reference",
+        "pk", "run__model", "run__value", "run__strategy", "category", "run__endpoint__is_reference"
     )
     return [
         sampling.Candidate(
@@ -85,13 +84,38 @@ def _candidates(study: Study) -> list[sampling.Candidate]:
             value=value,
             strategy=strategy,
             category=category,
-            gold_category=category if (is_reference and model == GOLD_MODEL and hit) else None,
+            gold_category=labels.get(pk),
+            is_reference=is_reference,
         )
-        for pk, model, value, strategy, category, hit, is_reference in rows
+        for pk, model, value, strategy, category, is_reference in rows
     ]
 
 
-def _check_design(*, arm: str, overlap: int, allow_single_rater: bool, show_prediction: bool) -> None:
+@dataclass(frozen=True)
+class ScreeningRule:
+    """How a batch screens its raters with gold items (set when the batch is made, recorded on it).
+
+    ``per_rater``: every rater meets at least this many gold items among the first ``quota`` tasks Label Studio
+    serves them (the import order guarantees it, ``sampling.interleave``). ``min_answered``: gold items a rater
+    must have answered before they can be flagged. ``fail_threshold``: a rater whose gold accuracy is below it
+    is flagged."""
+
+    per_rater: int = 0
+    min_answered: int = MIN_GOLD_FOR_FLAG
+    fail_threshold: float = DEFAULT_GOLD_FAIL_THRESHOLD
+
+
+def _check_design(
+    *,
+    arm: str,
+    overlap: int,
+    allow_single_rater: bool,
+    show_prediction: bool,
+    size: int | None = None,
+    gold: int = 0,
+    tasks_per_rater: int = DEFAULT_QUOTA,
+    screening: ScreeningRule | None = None,
+) -> None:
     if overlap == 1 and not allow_single_rater:
         raise DomainError(
             "overlap 1 means one rater per task: inter-rater reliability would be unavailable. Use an overlap "
@@ -103,6 +127,43 @@ def _check_design(*, arm: str, overlap: int, allow_single_rater: bool, show_pred
         labeling.check_arm(arm, show_prediction=show_prediction)
     except labeling.ArmError as exc:
         raise DomainError(f"{exc}.", field="show_prediction" if arm in labeling.ARMS else "arm") from exc
+    rule = screening or ScreeningRule()
+    if not 0 <= rule.fail_threshold <= 1:
+        raise DomainError(
+            f"The gold accuracy threshold is a share between 0 and 1, got {rule.fail_threshold}.",
+            field="gold_fail_threshold",
+        )
+    if rule.min_answered < 1:
+        raise DomainError(
+            "At least 1 gold item must be answered before a rater can be flagged.", field="gold_min_answered"
+        )
+    if rule.per_rater < 0:
+        raise DomainError("Gold items per rater cannot be negative.", field="gold_per_rater")
+    if rule.per_rater > tasks_per_rater:
+        raise DomainError(
+            f"Gold items per rater ({rule.per_rater}) cannot exceed a rater's quota ({tasks_per_rater}).",
+            field="gold_per_rater",
+        )
+    if rule.per_rater and rule.per_rater > gold:
+        raise DomainError(
+            f"Every rater is to meet {rule.per_rater} gold item(s) but the batch has only {gold}.",
+            field="gold",
+        )
+    if size is not None and rule.per_rater:
+        needed = sampling.gold_needed(items=size, quota=tasks_per_rater, per_rater=rule.per_rater)
+        if needed < 0:
+            raise DomainError(
+                f"A quota of {tasks_per_rater} with {rule.per_rater} gold item(s) per rater leaves no room for the "
+                f"{size} transcript(s): lower gold_per_rater or raise tasks_per_rater.",
+                field="gold_per_rater",
+            )
+        if gold < needed:
+            raise DomainError(
+                f"{size} transcript(s) need at least {needed} gold items so that every rater meets "
+                f"{rule.per_rater} within a quota of {tasks_per_rater} (whichever tasks the others took), got "
+                f"{gold}.",
+                field="gold",
+            )
 
 
 @transaction.atomic
@@ -119,33 +180,64 @@ def annotation_batch_get_or_create(
     extraction_audit: bool = False,
     show_prediction: bool = False,
     show_induction: bool = False,
-    tasks_per_rater: int = 20,
+    tasks_per_rater: int = DEFAULT_QUOTA,
+    include_reference: bool = False,
+    gold_per_rater: int = 0,
+    gold_min_answered: int = MIN_GOLD_FOR_FLAG,
+    gold_fail_threshold: float = DEFAULT_GOLD_FAIL_THRESHOLD,
 ) -> tuple[AnnotationBatch, bool]:
-    """The batch of this design (study, arm, size, overlap, seed, gold): drawn and stored the first time, the
-    same one on every later call (its options stay those it was created with).
+    """The batch of this design (study, arm, size, overlap, seed, gold, gold per rater, reference included or
+    not): drawn and stored the first time, the same one on every later call (its options stay those it was
+    created with).
 
     One rater per task (overlap 1) leaves inter-rater reliability unavailable, so it needs
-    ``allow_single_rater``; a prediction (the automated category) is refused outside the informed arm."""
+    ``allow_single_rater``; a prediction (the automated category) is refused outside the informed arm.
+    Reference-agent transcripts enter only as gold unless ``include_reference``. The tasks get their import
+    order here (``sampling.interleave``): shuffled, with gold items placed so that every rater meets at least
+    ``gold_per_rater`` of them within ``tasks_per_rater`` tasks."""
     for name, number, least in (("size", size, 1), ("overlap", overlap, 1), ("gold", gold, 0)):
         if number < least:
             raise DomainError(f"{name} must be at least {least}, got {number}.", field=name)
-    _check_design(
-        arm=arm, overlap=overlap, allow_single_rater=allow_single_rater, show_prediction=show_prediction
-    )
     if tasks_per_rater < 1:
         raise DomainError("A rater's quota must be at least 1 task.", field="tasks_per_rater")
+    rule = ScreeningRule(
+        per_rater=gold_per_rater, min_answered=gold_min_answered, fail_threshold=gold_fail_threshold
+    )
+    _check_design(
+        arm=arm,
+        overlap=overlap,
+        allow_single_rater=allow_single_rater,
+        show_prediction=show_prediction,
+        size=size,
+        gold=gold,
+        tasks_per_rater=tasks_per_rater,
+        screening=rule,
+    )
     # One push at a time per study: two concurrent pushes of one design must not both draw a sample.
     Study.objects.select_for_update().filter(pk=study.pk).first()
     existing = AnnotationBatch.objects.filter(
-        study=study, arm=arm, size=size, overlap=overlap, seed=seed, gold=gold
+        study=study,
+        arm=arm,
+        size=size,
+        overlap=overlap,
+        seed=seed,
+        gold=gold,
+        gold_per_rater=gold_per_rater,
+        include_reference=include_reference,
     ).first()
     if existing is not None:
         return existing, False
     try:
-        sample = sampling.sample_batch(_candidates(study), size=size, gold=gold, seed=seed)
+        sample = sampling.sample_batch(
+            _candidates(study), size=size, gold=gold, seed=seed, include_reference=include_reference
+        )
+        order = sampling.interleave(
+            sample.trial_ids, sample.gold_ids, quota=tasks_per_rater, per_rater=gold_per_rater, seed=seed
+        )
     except sampling.SamplingError as exc:
-        field = "gold" if "gold" in str(exc) else "size"
-        raise DomainError(f"Cannot draw the batch from study {study.name!r}: {exc}.", field=field) from exc
+        raise DomainError(
+            f"Cannot draw the batch from study {study.name!r}: {exc}.", field=exc.field
+        ) from exc
     batch = AnnotationBatch.objects.create(
         study=study,
         arm=arm,
@@ -153,12 +245,30 @@ def annotation_batch_get_or_create(
         overlap=overlap,
         seed=seed,
         gold=gold,
+        include_reference=include_reference,
+        gold_per_rater=gold_per_rater,
+        gold_min_answered=gold_min_answered,
+        gold_fail_threshold=gold_fail_threshold,
         sampling_spec={
             "strata": [
                 {"model": k[0], "value": k[1], "strategy": k[2], "category": k[3], "n": n}
                 for k, n in sorted(sample.strata.items())
             ],
             "gold": list(sample.gold_ids),
+            "include_reference": include_reference,
+            "screening": {
+                "gold_per_rater": gold_per_rater,
+                "within_quota": tasks_per_rater,
+                "min_gold_answered": gold_min_answered,
+                "fail_threshold": gold_fail_threshold,
+                "unclear_on_gold": "miss",
+            },
+            "order": {
+                "seed": seed,
+                "fewest_gold_in_any_quota_run": sampling.gold_in_every_run(
+                    order, set(sample.gold_ids), quota=tasks_per_rater
+                ),
+            },
         },
         invite_expires_at=timezone.now() + timedelta(days=INVITE_DAYS),
         show_choices=show_choices,
@@ -167,21 +277,34 @@ def annotation_batch_get_or_create(
         show_induction=show_induction,
         tasks_per_rater=tasks_per_rater,
     )
-    gold_categories = dict(Trial.objects.filter(pk__in=sample.gold_ids).values_list("pk", "category"))
+    labels = {
+        trial_id: (category, source)
+        for trial_id, category, source in GoldLabel.objects.filter(trial_id__in=sample.gold_ids).values_list(
+            "trial_id", "category", "source"
+        )
+    }
     AnnotationTask.objects.bulk_create(
         [
             AnnotationTask(
                 batch=batch,
                 trial_id=trial_id,
                 key=f"{batch.key}-t{trial_id}",
-                is_gold=trial_id in gold_categories,
-                gold_category=gold_categories.get(trial_id, ""),
+                position=position,
+                is_gold=trial_id in labels,
+                gold_category=labels[trial_id][0] if trial_id in labels else "",
+                gold_source=labels[trial_id][1] if trial_id in labels else "",
             )
-            for trial_id in sample.all_ids
+            for position, trial_id in enumerate(order)
         ]
     )
     logger.info(
-        "batch created batch=%s study=%s tasks=%d gold=%d", batch.pk, study.pk, len(sample.all_ids), gold
+        "batch created batch=%s study=%s tasks=%d gold=%d gold_per_rater=%d include_reference=%s",
+        batch.pk,
+        study.pk,
+        len(order),
+        gold,
+        gold_per_rater,
+        include_reference,
     )
     return batch, True
 
@@ -199,6 +322,10 @@ class BatchOptions(TypedDict, total=False):
     show_prediction: bool
     show_induction: bool
     tasks_per_rater: int
+    include_reference: bool
+    gold_per_rater: int
+    gold_min_answered: int
+    gold_fail_threshold: float
 
 
 def annotation_batch_push(
@@ -214,6 +341,14 @@ def annotation_batch_push(
         overlap=options.get("overlap", DEFAULT_OVERLAP),
         allow_single_rater=options.get("allow_single_rater", False),
         show_prediction=options.get("show_prediction", False),
+        size=size,
+        gold=options.get("gold", 0),
+        tasks_per_rater=options.get("tasks_per_rater", DEFAULT_QUOTA),
+        screening=ScreeningRule(
+            per_rater=options.get("gold_per_rater", 0),
+            min_answered=options.get("gold_min_answered", MIN_GOLD_FOR_FLAG),
+            fail_threshold=options.get("gold_fail_threshold", DEFAULT_GOLD_FAIL_THRESHOLD),
+        ),
     )
     if client is None:
         label_studio_client().close()  # not configured: say so before anything is drawn or stored
@@ -235,8 +370,30 @@ def annotation_batch_push(
     return PushResult(batch=batch, batch_created=created, tasks_created=result[0], tasks_existing=result[1])
 
 
+# How Label Studio serves a batch's tasks (batches with an import order, i.e. made since tasks have positions).
+# Its next-task logic (label_studio/projects/functions/next_task.py, 1.23) with sequential sampling serves a
+# rater the first task in id order (= import order) that the rater has not done, that is not labeled (fewer
+# annotations than the task's own ``overlap``) and not locked by others. Two steps would reorder it: "breadth
+# first", which runs whenever the project's maximum_annotations is above 1 and picks at random among the tasks
+# with the most annotations (it would front-load gold tasks, which collect many), and "show overlap first". So
+# the project keeps maximum_annotations 1 (overlap 1 is what new tasks get on import) and show_overlap_first off,
+# and each task carries its own overlap: the batch's overlap, or GOLD_TASK_OVERLAP for gold tasks, which every
+# rater may then take and which never fill up (see ``sampling.interleave`` for why that guarantees gold).
+GOLD_TASK_OVERLAP = 100_000
+SERVING_SETTINGS: dict[str, Any] = {
+    "sampling": "Sequential sampling",
+    "show_overlap_first": False,
+    "overlap_cohort_percentage": 100,
+}
+
+
 def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> tuple[int, int]:
-    tasks = list(batch.tasks.select_related("trial", "trial__run").prefetch_related("trial__responses"))
+    tasks = sorted(
+        batch.tasks.select_related("trial", "trial__run").prefetch_related("trial__responses"),
+        key=lambda t: (t.position is None, t.position or 0, t.pk),
+    )
+    # Batches made before tasks had positions keep the project-wide overlap they were pushed with.
+    ordered = bool(tasks) and all(task.position is not None for task in tasks)
     design = labeling.InterfaceDesign(
         arm=batch.arm,
         show_choices=batch.show_choices,
@@ -249,14 +406,14 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
         label_config=labeling.label_config(design),
         description=f"Study {batch.study.name}; {batch.arm} arm, n={batch.size}, overlap {batch.overlap}, "
         f"seed {batch.seed}.",
-        maximum_annotations=batch.overlap,
+        maximum_annotations=1 if ordered else batch.overlap,
         external_key=batch.key,
     )
     if batch.label_studio_project_id != project_id:
         batch.label_studio_project_id = project_id
         batch.save(update_fields=["label_studio_project_id"])
     payload = []
-    for task in tasks:
+    for task in tasks:  # in the batch's import order: Label Studio serves tasks in id order
         trial = task.trial
         entry: dict[str, Any] = {
             "data": labeling.task_data(
@@ -265,6 +422,7 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
                     trial.transcript,
                     prompt_variant=trial.run.prompt_variant,
                     show_induction=batch.show_induction,
+                    arm=batch.arm,
                 ),
                 choices=[
                     (r.item, r.extracted_option, r.payoff_self, r.payoff_other)
@@ -283,6 +441,16 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
         ls_id = imported.task_ids.get(task.key)
         if ls_id is not None and task.label_studio_task_id != ls_id:
             AnnotationTask.objects.filter(pk=task.pk).update(label_studio_task_id=ls_id)
+    if ordered:
+        client.set_serving(
+            project_id,
+            project_settings=SERVING_SETTINGS,
+            task_overlaps={
+                imported.task_ids[task.key]: GOLD_TASK_OVERLAP if task.is_gold else batch.overlap
+                for task in tasks
+                if task.key in imported.task_ids
+            },
+        )
     if settings.LABEL_STUDIO_WEBHOOK_SECRET:
         client.register_webhook(
             project_id, webhook_url(), secret=settings.LABEL_STUDIO_WEBHOOK_SECRET, header=WEBHOOK_HEADER
@@ -584,18 +752,21 @@ def rater_set_excluded(*, rater: Rater, excluded: bool) -> Rater:
 
 
 def rater_refresh_flag(*, rater: Rater) -> Rater:
-    """Flag a rater whose gold-item accuracy is below the batch's threshold (after enough gold items)."""
-    judged = list(
-        HumanJudgment.objects.filter(
-            rater=rater, deleted=False, was_cancelled=False, task__is_gold=True
-        ).values_list("category", "task__gold_category")
-    )
-    flagged = False
-    if len(judged) >= MIN_GOLD_FOR_FLAG:
-        accuracy = sum(1 for given, truth in judged if given == truth) / len(judged)
-        flagged = accuracy < rater.batch.gold_fail_threshold
+    """Flag a rater whose gold-item accuracy is below the batch's threshold, once they answered the batch's
+    minimum number of gold items (``gold_min_answered``). Accuracy and the unclear rule: see
+    ``selectors.rater_gold_record``."""
+    record = selectors.rater_gold_record(rater=rater)
+    batch = rater.batch
+    flagged = record.answered >= batch.gold_min_answered and record.accuracy < batch.gold_fail_threshold
     if flagged != rater.flagged:
         Rater.objects.filter(pk=rater.pk).update(flagged=flagged)
         rater.flagged = flagged
-        logger.info("rater flag rater=%s flagged=%s gold=%d", rater.pk, flagged, len(judged))
+        logger.info(
+            "rater flag rater=%s flagged=%s gold answered=%d correct=%d unclear=%d",
+            rater.pk,
+            flagged,
+            record.answered,
+            record.correct,
+            record.unclear,
+        )
     return rater

@@ -70,6 +70,7 @@ RESEARCHER_PERMISSIONS = {
     "annotation": {
         "annotationbatch": ("view", "change"),
         "annotationtask": ("view",),
+        "goldlabel": ("view", "add", "change", "delete"),  # gold labels set by researchers
         "rater": ("view", "change"),
         "humanjudgment": ("view",),
         "svolink": ("view", "add"),  # made through the participant-link service, then read-only

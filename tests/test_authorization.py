@@ -27,6 +27,7 @@ from annotation import services as annotation_services
 from annotation.models import (
     AnnotationBatch,
     AnnotationTask,
+    GoldLabel,
     HumanJudgment,
     Participant,
     Rater,
@@ -138,6 +139,7 @@ class World:
     link: SvoLink
     participant: Participant
     response_set: SvoResponseSet
+    gold: GoldLabel
     users: dict[str, User] = field(default_factory=dict)
 
 
@@ -479,6 +481,16 @@ RULES: dict[str, list[Check]] = {
         history=MEMBERS_HISTORY,
         delete=NOBODY,  # its participants' answers hang off it
     ),
+    **admin_model_checks(
+        "annotation",
+        "goldlabel",
+        lambda world: world.gold,
+        changelist=MEMBERS_LISTED,
+        add=ALL_STAFF_OK,  # the form offers only trials of studies the user may change; saving checks again
+        change=staff_outcomes("view", "ok", "ok", "hidden", "ok"),
+        history=MEMBERS_HISTORY,
+        delete=staff_outcomes("forbidden", "ok", "ok", "hidden", "ok"),
+    ),
     **record_admin("annotation", "participant", lambda world: world.participant),
     **record_admin("annotation", "svoresponseset", lambda world: world.response_set),
 }
@@ -555,6 +567,7 @@ def world(db: None) -> World:
         link=link,
         participant=participant,
         response_set=response_set,
+        gold=GoldLabel.objects.filter(trial__run__study=study).order_by("pk").first(),  # type: ignore[arg-type]
         users=users,
     )
 

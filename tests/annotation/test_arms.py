@@ -53,9 +53,12 @@ class RecordingPush:
 
     configs: list[str] = field(default_factory=list)
     payloads: list[list[dict[str, Any]]] = field(default_factory=list)
+    overlaps: list[dict[int, int]] = field(default_factory=list)
+    project_options: list[dict[str, Any]] = field(default_factory=list)
 
     def ensure_project(self, *, label_config: str, external_key: str, **kwargs: Any) -> int:
         self.configs.append(label_config)
+        self.project_options.append(kwargs)
         return 500 + len(self.configs)
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]], *, key_field: str) -> ImportResult:
@@ -65,6 +68,12 @@ class RecordingPush:
             existing=0,
             task_ids={t["data"][key_field]: next(LS_TASK_IDS) for t in tasks},
         )
+
+    def set_serving(
+        self, project_id: int, *, project_settings: dict[str, Any], task_overlaps: dict[int, int]
+    ) -> int:
+        self.overlaps.append(task_overlaps)
+        return len(task_overlaps)
 
     def register_webhook(self, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("no webhook secret is set in these tests")

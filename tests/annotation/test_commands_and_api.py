@@ -34,8 +34,19 @@ def label_studio_down(settings: Any) -> str:
         (["--size", "0"], "--size must be at least 1"),
         (["--size", "3", "--overlap", "0"], "overlap must be at least 1"),
         (["--size", "3", "--gold", "-1"], "gold must be at least 0"),
-        (["--size", "500"], "only 16 are available"),
-        (["--size", "3", "--gold", "9"], "only 8 reference transcripts qualify"),
+        (["--size", "500"], r"only 8 are available \(reference-agent transcripts enter only as gold\)"),
+        (["--size", "500", "--include-reference"], "only 16 are available"),
+        (["--size", "3", "--gold", "9"], "only 8 transcripts have a gold label"),
+        (["--size", "3", "--gold", "1", "--gold-per-rater", "2"], "--gold: Every rater is to meet 2 gold"),
+        (
+            ["--size", "3", "--gold", "2", "--gold-per-rater", "3", "--quota", "2"],
+            "cannot exceed a rater's quota",
+        ),
+        (
+            ["--size", "8", "--gold", "2", "--gold-per-rater", "1", "--quota", "3"],
+            "need at least 3 gold items",
+        ),
+        (["--size", "3", "--gold-fail-threshold", "1.5"], "--gold-fail-threshold"),
     ],
 )
 def test_push_with_bad_input_exits_2_with_a_message(
@@ -94,7 +105,18 @@ def test_api_push_validates_its_input(api_client: APIClient, study: Study, label
 
     response = api_client.post("/api/v1/batches", {"study": study.pk, "size": 999}, format="json")
     assert response.status_code == 400
-    assert "only 16 are available" in response.json()["size"][0]
+    assert "only 8 are available" in response.json()["size"][0]
+
+    design = {"study": study.pk, "size": 8, "gold": 2, "gold_per_rater": 1, "tasks_per_rater": 3}
+    response = api_client.post("/api/v1/batches", design, format="json")
+    assert response.status_code == 400
+    assert "need at least 3 gold items" in response.json()["gold"][0]
+    response = api_client.post("/api/v1/batches", {**design, "gold_per_rater": 4}, format="json")
+    assert response.status_code == 400
+    assert "cannot exceed a rater's quota (3)" in response.json()["gold_per_rater"][0]
+    response = api_client.post("/api/v1/batches", {**design, "gold_fail_threshold": 2}, format="json")
+    assert set(response.json()) == {"gold_fail_threshold"}
+    assert not AnnotationBatch.objects.exists()
 
     response = api_client.post("/api/v1/batches", {"study": study.pk, "size": 3}, format="json")
     assert response.status_code == 400

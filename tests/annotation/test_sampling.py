@@ -61,7 +61,7 @@ def test_gold_items_come_only_from_known_orientation_transcripts_and_not_twice()
         (0, 0, "at least 1"),
         (5, -1, "cannot be negative"),
         (500, 0, "only 80 are available"),
-        (5, 100, "only 15 reference transcripts qualify"),
+        (5, 100, "only 15 transcripts have a gold label"),
     ],
 )
 def test_impossible_samples_are_refused_with_a_reason(size: int, gold: int, message: str) -> None:

@@ -133,7 +133,16 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     assert ls_task_count(configured, batch.label_studio_project_id) == 8
     assert batch.tasks.exclude(label_studio_task_id=None).count() == 8
     project = ls_get(configured, f"/api/projects/{batch.label_studio_project_id}/")
-    assert project["maximum_annotations"] == 2
+    # Each task carries the batch's overlap (gold tasks more, so every rater can get them); the project keeps 1
+    # so that Label Studio serves the import order (see services.SERVING_SETTINGS).
+    assert project["maximum_annotations"] == 1
+    overlaps = {
+        t["id"]: t["overlap"]
+        for t in ls_get(configured, "/api/tasks/", project=batch.label_studio_project_id, page_size=100)[
+            "tasks"
+        ]
+    }
+    assert sorted(overlaps.values()) == [2] * 6 + [services.GOLD_TASK_OVERLAP] * 2
     assert '<Choices name="orientation"' in project["label_config"]
     assert '<Choices name="item_6"' in project["label_config"]  # extraction audit
     task = ls_get(configured, "/api/tasks/", project=batch.label_studio_project_id, page_size=1)["tasks"][0]

@@ -47,12 +47,37 @@ class Command(DatabaseCommand):
             "--gold",
             type=validators.arg_int(maximum=10_000),
             default=0,
-            help="Gold items (reference transcripts) to add.",
+            help="Gold items to add: transcripts with a gold label (a researcher's, or a reference agent's known "
+            "by construction), never labelled by the metric.",
+        )
+        parser.add_argument(
+            "--gold-per-rater",
+            type=validators.arg_int(minimum=0, maximum=100_000),
+            default=0,
+            help="Gold items every rater meets within their quota (the import order guarantees it; default 0).",
+        )
+        parser.add_argument(
+            "--gold-min-answered",
+            type=validators.arg_int(minimum=1, maximum=100_000),
+            default=services.MIN_GOLD_FOR_FLAG,
+            help="Gold items a rater must have answered before they can be flagged (default 2).",
+        )
+        parser.add_argument(
+            "--gold-fail-threshold",
+            type=validators.arg_float(minimum=0.0, maximum=1.0),
+            default=services.DEFAULT_GOLD_FAIL_THRESHOLD,
+            help="Raters whose gold accuracy is below this share are flagged (default 0.5; unclear is a miss).",
+        )
+        parser.add_argument(
+            "--include-reference",
+            action="store_true",
+            help="Let reference-agent transcripts be sampled as ordinary items (demos); otherwise they enter "
+            "only as gold.",
         )
         parser.add_argument(
             "--quota",
             type=validators.arg_int(minimum=1, maximum=100_000),
-            default=20,
+            default=services.DEFAULT_QUOTA,
             help="Tasks per rater before the completion code.",
         )
         parser.add_argument(
@@ -92,9 +117,14 @@ class Command(DatabaseCommand):
                 extraction_audit=options["extraction_audit"],
                 show_prediction=options["show_prediction"],
                 show_induction=options["show_induction"],
+                include_reference=options["include_reference"],
+                gold_per_rater=options["gold_per_rater"],
+                gold_min_answered=options["gold_min_answered"],
+                gold_fail_threshold=options["gold_fail_threshold"],
             )
         except DomainError as exc:
-            raise CommandError(exc.message, returncode=2) from exc
+            where = f"--{exc.field.replace('_', '-')}: " if exc.field else ""
+            raise CommandError(f"{where}{exc.message}", returncode=2) from exc
         batch = result.batch
         verb = "created" if result.batch_created else "reused"
         self.stdout.write(
