@@ -188,14 +188,20 @@ def _option_label(option: Any) -> str:
     return NO_OPTION if option is None or option != option else str(int(option))
 
 
+NO_ORIENTATION = "no orientation (unclear)"
+"""A gold answer that names no orientation: never the gold category."""
+
+
 def gold_accuracy(judgments: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per rater (all raters, flagged or not), the share of gold items labelled with the gold category."""
+    """Per rater (all raters, flagged or not), the share of gold items labelled with the gold category.
+
+    An answer that names no orientation (``unclear``) on a gold item counts as a miss, as in the screening rule
+    that flags raters (``annotation.gold_labels``): gold items are chosen because their orientation is clear."""
     gold = judgments[judgments["is_gold"].fillna(False).astype(bool)]
     rows = []
     for rater, mine in gold.groupby("rater", sort=True):
-        estimate = agreement.accuracy(
-            list(_blank_to_none(mine["category"])), list(_blank_to_none(mine["gold_category"]))
-        )
+        answers = mine["category"].fillna("").replace("", NO_ORIENTATION)
+        estimate = agreement.accuracy(list(answers), list(_blank_to_none(mine["gold_category"])))
         rows.append(
             {
                 "rater": str(rater),
