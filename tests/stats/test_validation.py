@@ -127,7 +127,6 @@ def test_gold_accuracy_per_rater():
     assert gold["b"]["n"] == 1
 
 
-
 def test_an_unclear_answer_on_a_gold_item_is_a_miss_as_in_the_screening_rule():
     # the report reads "unclear" as no category (a blank); on a gold item that is not the gold answer
     rows = [(1, "a", "prosocial", 1.0), (2, "a", "", 1.0), (3, "a", "", 1.0)]
@@ -135,6 +134,7 @@ def test_an_unclear_answer_on_a_gold_item_is_a_miss_as_in_the_screening_rule():
     (gold,) = validation.gold_accuracy(judgments)
     assert gold["value"] == pytest.approx(1 / 3)
     assert gold["n"] == 3
+
 
 def test_bland_altman_bias_and_limits():
     automated = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
