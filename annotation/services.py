@@ -37,6 +37,7 @@ MIN_GOLD_FOR_FLAG = 2
 INVITE_DAYS = 30
 DEFAULT_OVERLAP = 3
 BULK_ROWS = 1000  # rows per statement in the bulk writes of a push or a sync
+LOOKUP_ROWS = 5000  # values per IN (...) when a sync reads the tasks and judgments its annotations refer to
 
 
 def label_studio_client() -> LabelStudioClient:
@@ -496,9 +497,9 @@ def _plain(values: dict[str, Any], name: str) -> Any:
     return values[name]
 
 
-def _chunks(items: Sequence[Any], size: int = 5000) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), LOOKUP_ROWS):
+        yield items[start : start + LOOKUP_ROWS]
 
 
 @transaction.atomic
