@@ -550,9 +550,10 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
     """Bring every annotation of the study's batches from Label Studio: catches whatever webhooks missed while
     either side was down, and marks judgments whose annotation disappeared as deleted.
 
-    Deletions can only be seen in a full listing, so each batch's project is read whole, page by page, and
-    its judgments written in bulk (10,000 annotations take seconds: benchmarks/labelstudio.py). A batch is one
-    transaction: a sync cut short leaves no half state.
+    Deletions can only be seen in a full listing, so each batch's project is read whole (an export snapshot)
+    and its judgments are written in bulk (10,000 annotations: about half a minute, most of it Label Studio
+    making the export; benchmarks/labelstudio.py). A batch is one transaction: a sync cut short leaves no half
+    state.
     An annotation that does not fit the interface is logged and left as it is, never taken for deleted.
     """
     seen_total = created = changed = deleted = unreadable = 0
