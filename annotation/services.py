@@ -405,12 +405,13 @@ class JudgmentsUpserted:
     unreadable: list[tuple[int, str]]
 
 
+@transaction.atomic
 def judgments_upsert(*, records: Sequence[AnnotationRecord]) -> JudgmentsUpserted:
     """``judgment_upsert`` for many annotations at once (a sync's whole listing), in a few queries: the tasks,
     raters and judgments they refer to are read in bulk, new judgments are inserted and changed ones updated
     in bulk, and an unchanged judgment is not written at all. An annotation whose result does not fit the
     interface is reported in ``unreadable`` and its judgment (if any) left as it is; one on a task that is not
-    ours is skipped. Run it inside a transaction."""
+    ours is skipped."""
     keys = {r.task_key for r in records if r.task_key}
     tasks: dict[str, AnnotationTask] = {}
     for chunk in _chunks(sorted(keys)):

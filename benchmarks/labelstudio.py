@@ -431,14 +431,15 @@ def measure(
     print(
         f"checks: {with_ids} tasks with Label Studio ids; sync {first.annotations} annotations, "
         f"{first.created} created; {stored} judgments ({attributed} with their rater); again "
-        f"{second.annotations} annotations, {second.created} created, {second.deleted} deleted"
+        f"{second.annotations} annotations, {second.created} created, {second.changed} changed, "
+        f"{second.deleted} deleted"
     )
     ok = (
         pushed.tasks_created == args.tasks
         and with_ids == args.tasks
         and first.created == stored == attributed == args.tasks
         and by_user == made
-        and (second.annotations, second.created, second.deleted) == (args.tasks, 0, 0)
+        and (second.annotations, second.created, second.changed, second.deleted) == (args.tasks, 0, 0, 0)
     )
     within = all(phase.seconds < TARGET_SECONDS for phase in (push, sync, again))
     print("counts right" if ok else "FAILED: a count is wrong", "; every phase under 60 s" if within else "")
