@@ -413,7 +413,11 @@ class LabelStudioClient:
             },
             timeout=slow,
         )
-        export_id = int(snapshot["id"])
+        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("id"), int):
+            raise LabelStudioError(
+                f"Label Studio did not make an export of project {project_id}: {snapshot!r:.200}"
+            )
+        export_id = snapshot["id"]
         try:
             deadline = time.monotonic() + EXPORT_READ_TIMEOUT
             while (status := snapshot.get("status")) != "completed":

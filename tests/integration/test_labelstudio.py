@@ -145,6 +145,7 @@ def test_the_listing_holds_skipped_tasks_and_only_annotated_ones(
     assert listing.records[0].result == choice("prosocial")
     assert listing.records[0].lead_time == 4
     assert listing.unreadable == []
+    assert admin_get(label_studio, f"/api/projects/{project_id}/exports/") == []  # the snapshot is deleted
 
 
 def test_import_tasks_rejects_tasks_without_a_key(client: LabelStudioClient) -> None:
