@@ -37,6 +37,8 @@ DEFAULT_GOLD_FAIL_THRESHOLD = 0.5
 DEFAULT_QUOTA = 20
 INVITE_DAYS = 30
 DEFAULT_OVERLAP = 3
+BULK_ROWS = 1000  # rows per statement in the bulk writes of a push or a sync
+LOOKUP_ROWS = 5000  # values per IN (...) when a sync reads the tasks and judgments its annotations refer to
 
 
 def label_studio_client() -> LabelStudioClient:
@@ -437,10 +439,13 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
             entry["predictions"] = [labeling.prediction(trial.category, trial.run.definitions_version)]
         payload.append(entry)
     imported = client.import_tasks(project_id, payload, key_field=labeling.KEY_FIELD)
+    changed = []
     for task in tasks:
         ls_id = imported.task_ids.get(task.key)
         if ls_id is not None and task.label_studio_task_id != ls_id:
-            AnnotationTask.objects.filter(pk=task.pk).update(label_studio_task_id=ls_id)
+            task.label_studio_task_id = ls_id
+            changed.append(task)
+    AnnotationTask.objects.bulk_update(changed, ["label_studio_task_id"], batch_size=BULK_ROWS)
     if ordered:
         client.set_serving(
             project_id,
@@ -469,30 +474,39 @@ def webhook_url() -> str:
 # --- judgments ------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def judgment_upsert(*, record: AnnotationRecord) -> tuple[HumanJudgment, bool] | None:
-    """Create or update the judgment of one Label Studio annotation, keyed on its id (idempotent).
+# The judgment columns an annotation sets; ``received_at`` is the first arrival's and stays.
+JUDGMENT_FIELDS = (
+    "task",
+    "trial",
+    "rater",
+    "label_studio_user_id",
+    "category",
+    "angle_estimate",
+    "confidence",
+    "served_value",
+    "extraction_audit",
+    "comment",
+    "lead_time",
+    "was_cancelled",
+    "raw_result",
+    "annotated_at",
+    "annotation_updated_at",
+    "deleted",
+    "deleted_at",
+)
 
-    Returns ``(judgment, created)``, or None for an annotation on a task that is not ours (no known key).
-    """
-    task = (
-        AnnotationTask.objects.select_related("batch").filter(key=record.task_key).first()
-        if record.task_key
-        else None
-    )
-    if task is None:
-        return None
+
+def _judgment_values(record: AnnotationRecord, task: AnnotationTask, rater: Rater | None) -> dict[str, Any]:
+    """What the judgment of ``record`` holds; PayloadError when its result does not fit the interface."""
     try:
         parsed = labeling.parse_result(record.result)
     except labeling.ResultError as exc:
         raise PayloadError(f"annotation {record.id}: {exc}") from exc
-    user_id = record.completed_by
-    rater = Rater.objects.filter(batch=task.batch, label_studio_user_id=user_id).first() if user_id else None
-    defaults = {
+    return {
         "task": task,
         "trial_id": task.trial_id,
         "rater": rater,
-        "label_studio_user_id": user_id,
+        "label_studio_user_id": record.completed_by,
         "category": parsed.category,
         "angle_estimate": parsed.angle_estimate,
         "confidence": parsed.confidence,
@@ -507,6 +521,24 @@ def judgment_upsert(*, record: AnnotationRecord) -> tuple[HumanJudgment, bool] |
         "deleted": False,
         "deleted_at": None,
     }
+
+
+@transaction.atomic
+def judgment_upsert(*, record: AnnotationRecord) -> tuple[HumanJudgment, bool] | None:
+    """Create or update the judgment of one Label Studio annotation, keyed on its id (idempotent).
+
+    Returns ``(judgment, created)``, or None for an annotation on a task that is not ours (no known key).
+    """
+    task = (
+        AnnotationTask.objects.select_related("batch").filter(key=record.task_key).first()
+        if record.task_key
+        else None
+    )
+    if task is None:
+        return None
+    user_id = record.completed_by
+    rater = Rater.objects.filter(batch=task.batch, label_studio_user_id=user_id).first() if user_id else None
+    defaults = _judgment_values(record, task, rater)
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -528,6 +560,115 @@ def judgment_upsert(*, record: AnnotationRecord) -> tuple[HumanJudgment, bool] |
         created,
     )
     return judgment, created
+
+
+@dataclass(frozen=True)
+class JudgmentsUpserted:
+    """What ``judgments_upsert`` did: the annotation ids that are ours (stored, or unreadable and left as they
+    are), how many judgments it created and changed, and the unreadable ones with the reason."""
+
+    ours: set[int]
+    created: int
+    changed: int
+    unreadable: list[tuple[int, str]]
+
+
+@transaction.atomic
+def judgments_upsert(*, records: Sequence[AnnotationRecord]) -> JudgmentsUpserted:
+    """``judgment_upsert`` for many annotations at once (a sync's whole listing), in a few queries: the tasks,
+    raters and judgments they refer to are read in bulk, new judgments are inserted and changed ones updated
+    in bulk, and an unchanged judgment is not written at all. An annotation whose result does not fit the
+    interface is reported in ``unreadable`` and its judgment (if any) left as it is; one on a task that is not
+    ours is skipped."""
+    keys = {r.task_key for r in records if r.task_key}
+    tasks: dict[str, AnnotationTask] = {}
+    for chunk in _chunks(sorted(keys)):
+        tasks.update((t.key, t) for t in AnnotationTask.objects.filter(key__in=chunk))
+    user_ids = {r.completed_by for r in records if r.completed_by}
+    raters = {
+        (r.batch_id, r.label_studio_user_id): r
+        for r in Rater.objects.filter(
+            batch_id__in={t.batch_id for t in tasks.values()}, label_studio_user_id__in=user_ids
+        ).select_related("batch")
+    }
+    existing: dict[int, HumanJudgment] = {}
+    for chunk in _chunks(sorted({r.id for r in records if r.task_key in tasks})):
+        existing.update(
+            (j.label_studio_annotation_id, j)
+            for j in HumanJudgment.objects.filter(label_studio_annotation_id__in=chunk)
+        )
+    ours: set[int] = set()
+    unreadable: list[tuple[int, str]] = []
+    new: dict[int, HumanJudgment] = {}
+    changed: dict[int, HumanJudgment] = {}
+    touched_raters: dict[int, Rater] = {}
+    former_raters: set[int] = set()
+    now = timezone.now()
+    for record in records:
+        task = tasks.get(record.task_key or "")
+        if task is None:
+            continue
+        ours.add(record.id)
+        user_id = record.completed_by
+        rater = raters.get((task.batch_id, user_id)) if user_id else None
+        try:
+            values = _judgment_values(record, task, rater)
+        except PayloadError as exc:
+            unreadable.append((record.id, str(exc)))
+            continue
+        if rater is not None:
+            touched_raters[rater.pk] = rater
+        judgment = existing.get(record.id)
+        if judgment is None:
+            new[record.id] = HumanJudgment(label_studio_annotation_id=record.id, **values)
+            continue
+        if any(_field_value(judgment, name) != _plain(values, name) for name in JUDGMENT_FIELDS):
+            if judgment.rater_id is not None:
+                former_raters.add(judgment.rater_id)
+            for name, value in values.items():
+                setattr(judgment, name, value)
+            judgment.updated_at = now  # bulk_update does not apply auto_now
+            changed[record.id] = judgment
+    written = [*JUDGMENT_FIELDS, "updated_at"]
+    # A webhook may store one of the new judgments meanwhile: the listing's values then update it.
+    HumanJudgment.objects.bulk_create(
+        list(new.values()),
+        batch_size=BULK_ROWS,
+        update_conflicts=True,
+        unique_fields=["label_studio_annotation_id"],
+        update_fields=written,
+    )
+    HumanJudgment.objects.bulk_update(list(changed.values()), written, batch_size=BULK_ROWS)
+    # Every rater seen gets their gold accuracy checked, as one judgment_upsert per annotation would do;
+    # a rater whose judgment went to another account too.
+    former_raters -= set(touched_raters)
+    for rater in [
+        *touched_raters.values(),
+        *Rater.objects.filter(pk__in=former_raters).select_related("batch"),
+    ]:
+        rater_refresh_flag(rater=rater)
+    return JudgmentsUpserted(ours=ours, created=len(new), changed=len(changed), unreadable=unreadable)
+
+
+def _field_value(judgment: HumanJudgment, name: str) -> Any:
+    """A judgment's column as stored: the id for a relation."""
+    if name in ("task", "trial", "rater"):
+        return getattr(judgment, f"{name}_id")
+    return getattr(judgment, name)
+
+
+def _plain(values: dict[str, Any], name: str) -> Any:
+    if name == "trial":
+        return values["trial_id"]
+    if name in ("task", "rater"):
+        related = values[name]
+        return None if related is None else related.pk
+    return values[name]
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), LOOKUP_ROWS):
+        yield items[start : start + LOOKUP_ROWS]
 
 
 @transaction.atomic
@@ -571,17 +712,20 @@ class SyncResult:
     created: int
     deleted: int
     unreadable: int = 0
+    changed: int = 0  # judgments whose annotation was edited since they were stored
 
 
 def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) -> SyncResult:
     """Bring every annotation of the study's batches from Label Studio: catches whatever webhooks missed while
     either side was down, and marks judgments whose annotation disappeared as deleted.
 
-    Deletions can only be seen in a full listing, so each batch's project is read whole (a study's batches
-    are hundreds of tasks, not millions). A batch is one transaction: a sync cut short leaves no half state.
+    Deletions can only be seen in a full listing, so each batch's project is read whole (an export snapshot)
+    and its judgments are written in bulk (10,000 annotations: about half a minute, most of it Label Studio
+    making the export; benchmarks/labelstudio.py). A batch is one transaction: a sync cut short leaves no half
+    state.
     An annotation that does not fit the interface is logged and left as it is, never taken for deleted.
     """
-    seen_total = created = deleted = unreadable = 0
+    seen_total = created = changed = deleted = unreadable = 0
     batches = list(study.batches.exclude(label_studio_project_id=None))
     with _label_studio(client) as ls:
         for batch in batches:
@@ -602,17 +746,13 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
                     if unread.id is not None:
                         seen.add(unread.id)
                     unreadable += 1
-                for record in listing.records:
-                    try:
-                        outcome = judgment_upsert(record=record)
-                    except PayloadError as exc:
-                        logger.warning("unreadable annotation=%s batch=%s: %s", record.id, batch.pk, exc)
-                        seen.add(record.id)
-                        unreadable += 1
-                        continue
-                    if outcome is not None:
-                        seen.add(record.id)
-                        created += outcome[1]
+                upserted = judgments_upsert(records=listing.records)
+                for annotation_id, reason in upserted.unreadable:
+                    logger.warning("unreadable annotation=%s batch=%s: %s", annotation_id, batch.pk, reason)
+                unreadable += len(upserted.unreadable)
+                seen |= upserted.ours
+                created += upserted.created
+                changed += upserted.changed
                 # A judgment a webhook stored after the listing was taken is not missing from it.
                 gone = (
                     HumanJudgment.objects.filter(task__batch=batch, deleted=False, received_at__lt=listed_at)
@@ -623,16 +763,22 @@ def annotation_sync(*, study: Study, client: LabelStudioClient | None = None) ->
                 AnnotationBatch.objects.filter(pk=batch.pk).update(last_synced_at=listed_at)
             seen_total += len(seen)
     logger.info(
-        "annotation sync study=%s batches=%d annotations=%d created=%d deleted=%d unreadable=%d",
+        "annotation sync study=%s batches=%d annotations=%d created=%d changed=%d deleted=%d unreadable=%d",
         study.pk,
         len(batches),
         seen_total,
         created,
+        changed,
         deleted,
         unreadable,
     )
     return SyncResult(
-        batches=len(batches), annotations=seen_total, created=created, deleted=deleted, unreadable=unreadable
+        batches=len(batches),
+        annotations=seen_total,
+        created=created,
+        deleted=deleted,
+        unreadable=unreadable,
+        changed=changed,
     )
 
 

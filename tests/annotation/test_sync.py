@@ -4,13 +4,13 @@ marked, a webhook racing the sync never taken for a deletion, unreadable annotat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from annotation import services
 from annotation.labelstudio import AnnotationListing, AnnotationRecord, UnreadableAnnotation
-from annotation.models import AnnotationBatch, HumanJudgment
+from annotation.models import AnnotationBatch, HumanJudgment, Rater
 from tests.annotation.factories import annotation
 
 
@@ -122,3 +122,54 @@ def test_the_scheduled_task_syncs_every_pushed_study(batch: AnnotationBatch, mon
     assert tasks.sync_all_studies() == 2
     assert tasks.sync_all_studies() == 0
     assert HumanJudgment.objects.count() == 2
+
+
+def test_a_sync_writes_only_the_judgments_whose_annotation_changed(batch: AnnotationBatch) -> None:
+    ls = ListingLabelStudio([record(batch, 1), record(batch, 2, 1)])
+    sync(batch, ls)
+    before = dict(HumanJudgment.objects.values_list("label_studio_annotation_id", "updated_at"))
+    ls.records = [record(batch, 1), record(batch, 2, 1, category="competitive", angle=-15, comment="edited")]
+
+    result = sync(batch, ls)
+
+    assert (result.annotations, result.created, result.changed, result.deleted) == (2, 0, 1, 0)
+    after = dict(HumanJudgment.objects.values_list("label_studio_annotation_id", "updated_at"))
+    assert after[1] == before[1]
+    assert after[2] > before[2]
+    edited = HumanJudgment.objects.get(label_studio_annotation_id=2)
+    assert (edited.category, edited.angle_estimate, edited.comment) == ("competitive", -15.0, "edited")
+    assert edited.raw_result == ls.records[1].result
+
+
+def test_a_sync_larger_than_its_statements_maps_every_annotation_to_its_task_and_rater(
+    batch: AnnotationBatch, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "BULK_ROWS", 2)
+    monkeypatch.setattr(services, "LOOKUP_ROWS", 4)
+    rater = services.rater_join(batch=batch, participant_id="P-7")
+    Rater.objects.filter(pk=rater.pk).update(label_studio_user_id=7)
+    gold = list(batch.tasks.filter(is_gold=True).order_by("id"))
+    tasks = list(batch.tasks.order_by("id"))
+    wrong = {t.pk: next(c for c in ("altruistic", "competitive") if c != t.gold_category) for t in gold}
+    records = [
+        record(batch, 100 + n, n, category=wrong.get(task.pk, "prosocial"), user=7 if n % 2 else 8)
+        for n, task in enumerate(tasks)
+    ]
+    for task in gold:  # the rater answers both gold items wrongly
+        n = tasks.index(task)
+        records[n] = record(batch, 100 + n, n, category=wrong[task.pk], user=7)
+    records.append(replace(record(batch, 999, 0), task_key="not-one-of-ours"))  # another project's task
+
+    result = sync(batch, ListingLabelStudio(records))
+
+    assert (result.annotations, result.created, result.deleted) == (len(tasks), len(tasks), 0)
+    stored = {j.label_studio_annotation_id: j for j in HumanJudgment.objects.all()}
+    assert set(stored) == {100 + n for n in range(len(tasks))}
+    for n, task in enumerate(tasks):
+        judgment = stored[100 + n]
+        assert (judgment.task_id, judgment.trial_id) == (task.pk, task.trial_id)
+        user = records[n].completed_by
+        assert judgment.label_studio_user_id == user
+        assert judgment.rater_id == (rater.pk if user == 7 else None)
+    rater.refresh_from_db()
+    assert rater.flagged  # both gold items wrong: flagged by the sync, as by the webhook

@@ -106,6 +106,48 @@ def test_import_tasks_is_idempotent(client: LabelStudioClient, label_studio: Lab
     assert admin_get(label_studio, "/api/tasks/", project=project_id, page_size=1)["total"] == 132
 
 
+def test_an_import_of_several_chunks_maps_every_key_to_its_own_task(label_studio: LabelStudioServer) -> None:
+    keys = [f"c{i:02d}" for i in range(10)]  # two and a half chunks of 4, and listed in pages of 3
+    with LabelStudioClient(label_studio.url, label_studio.api_key, import_chunk=4, page_size=3) as ls:
+        project_id = new_project(ls, "chunks")
+        first = ls.import_tasks(project_id, tasks(keys))
+        grown = ls.import_tasks(project_id, tasks([*keys, "c10"]))
+
+    assert (first.created, first.existing) == (10, 0)
+    assert (grown.created, grown.existing) == (1, 10)
+    listed = admin_get(label_studio, "/api/tasks/", project=project_id, page_size=100)["tasks"]
+    assert {task["data"]["hvae_key"]: task["id"] for task in listed} == grown.task_ids
+    assert {key: grown.task_ids[key] for key in keys} == first.task_ids
+    with pytest.raises(ValueError, match="import_chunk and page_size must be at least 1"):
+        LabelStudioClient(label_studio.url, label_studio.api_key, import_chunk=0)
+
+
+def test_the_listing_holds_skipped_tasks_and_only_annotated_ones(
+    client: LabelStudioClient, label_studio: LabelStudioServer
+) -> None:
+    project_id = new_project(client, "listing", overlap=2)
+    ids = client.import_tasks(project_id, tasks(["l1", "l2", "l3"])).task_ids
+    done = client.create_annotation(ids["l1"], choice("prosocial"), lead_time=4)
+    skipped = httpx.post(
+        f"{label_studio.url}/api/tasks/{ids['l2']}/annotations/",
+        json={"result": [], "was_cancelled": True},
+        headers={"Authorization": f"Token {label_studio.api_key}"},
+        timeout=30,
+    )
+    skipped.raise_for_status()
+
+    listing = client.annotation_listing(project_id, None)
+
+    assert [(r.id, r.task_id, r.task_key, r.was_cancelled) for r in listing.records] == [
+        (done, ids["l1"], "l1", False),
+        (skipped.json()["id"], ids["l2"], "l2", True),
+    ]
+    assert listing.records[0].result == choice("prosocial")
+    assert listing.records[0].lead_time == 4
+    assert listing.unreadable == []
+    assert admin_get(label_studio, f"/api/projects/{project_id}/exports/") == []  # the snapshot is deleted
+
+
 def test_import_tasks_rejects_tasks_without_a_key(client: LabelStudioClient) -> None:
     project_id = new_project(client, "import-bad")
     with pytest.raises(ValueError, match="hvae_key"):

@@ -180,6 +180,23 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
             assert shown_task["total_predictions"] == 0
 
 
+def test_a_push_of_several_import_chunks_stores_each_tasks_own_label_studio_id(
+    configured: LabelStudioServer, study: Study
+) -> None:
+    with LabelStudioClient(configured.url, configured.api_key, import_chunk=4, page_size=3) as ls:
+        pushed = services.annotation_batch_push(study=study, size=10, seed=7, client=ls)  # 2.5 chunks
+        again = services.annotation_batch_push(study=study, size=10, seed=7, client=ls)
+
+    assert (pushed.tasks_created, pushed.tasks_existing) == (10, 0)
+    assert (again.tasks_created, again.tasks_existing) == (0, 10)
+    project_id = pushed.batch.label_studio_project_id
+    assert project_id is not None
+    listed = ls_get(configured, "/api/tasks/", project=project_id, page_size=100)["tasks"]
+    stored = dict(pushed.batch.tasks.values_list("key", "label_studio_task_id"))
+    assert {task["data"]["hvae_key"]: task["id"] for task in listed} == stored
+    assert len(set(stored.values())) == 10
+
+
 def test_push_while_label_studio_is_down_then_again_when_up(
     configured: LabelStudioServer, study: Study, settings: Any
 ) -> None:
