@@ -19,6 +19,7 @@ import math
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -36,6 +37,8 @@ WEBHOOK_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDA
 # round trips, at a few MB of JSON each (benchmarks/labelstudio.py measures them).
 IMPORT_CHUNK = 1000
 PAGE_SIZE = 500
+SERVING_REQUESTS = 4
+"""Task-overlap edits in flight at once when a batch's serving order is set up."""
 # Label Studio writes a whole export before it answers: a large project needs a long read timeout.
 EXPORT_READ_TIMEOUT = 600.0
 _FORM_ERRORS = re.compile(r'class="field_errors">(.*?)</ul>', re.DOTALL)
@@ -503,13 +506,18 @@ class LabelStudioClient:
         changes = {name: value for name, value in project_settings.items() if project.get(name) != value}
         if changes:
             self._request("PATCH", f"/api/projects/{project_id}/", json=changes)
+        if not task_overlaps:
+            return 0
         current = {int(task["id"]): task.get("overlap") for task in self._tasks(project_id)}
-        changed = 0
-        for task_id, overlap in task_overlaps.items():
-            if current.get(task_id) != overlap:
-                self._request("PATCH", f"/api/tasks/{task_id}/", json={"overlap": overlap})
-                changed += 1
-        return changed
+        wanted = [(task_id, n) for task_id, n in task_overlaps.items() if current.get(task_id) != n]
+
+        def send(change: tuple[int, int]) -> None:
+            self._request("PATCH", f"/api/tasks/{change[0]}/", json={"overlap": change[1]})
+
+        # Label Studio edits a task's overlap one request at a time: a few requests in flight at once
+        with ThreadPoolExecutor(max_workers=SERVING_REQUESTS) as pool:
+            list(pool.map(send, wanted))
+        return len(wanted)
 
 
 def _auth(token: str) -> dict[str, str]:

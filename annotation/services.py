@@ -381,6 +381,9 @@ def annotation_batch_push(
 # the project keeps maximum_annotations 1 (overlap 1 is what new tasks get on import) and show_overlap_first off,
 # and each task carries its own overlap: the batch's overlap, or GOLD_TASK_OVERLAP for gold tasks, which every
 # rater may then take and which never fill up (see ``sampling.interleave`` for why that guarantees gold).
+# Label Studio sets a task's own overlap one request per task, so this is done only for a batch that promises
+# gold per rater; any other batch keeps the project-wide overlap and is served from its shuffled import order
+# (breadth first then picks at random among tasks in progress: never blocks of one model and value).
 GOLD_TASK_OVERLAP = 100_000
 SERVING_SETTINGS: dict[str, Any] = {
     "sampling": "Sequential sampling",
@@ -396,6 +399,7 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
     )
     # Batches made before tasks had positions keep the project-wide overlap they were pushed with.
     ordered = bool(tasks) and all(task.position is not None for task in tasks)
+    per_task_overlap = ordered and batch.gold_per_rater > 0
     design = labeling.InterfaceDesign(
         arm=batch.arm,
         show_choices=batch.show_choices,
@@ -408,7 +412,7 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
         label_config=labeling.label_config(design),
         description=f"Study {batch.study.name}; {batch.arm} arm, n={batch.size}, overlap {batch.overlap}, "
         f"seed {batch.seed}.",
-        maximum_annotations=1 if ordered else batch.overlap,
+        maximum_annotations=1 if per_task_overlap else batch.overlap,
         external_key=batch.key,
     )
     if batch.label_studio_project_id != project_id:
@@ -454,7 +458,9 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
                 imported.task_ids[task.key]: GOLD_TASK_OVERLAP if task.is_gold else batch.overlap
                 for task in tasks
                 if task.key in imported.task_ids
-            },
+            }
+            if per_task_overlap
+            else {},
         )
     if settings.LABEL_STUDIO_WEBHOOK_SECRET:
         client.register_webhook(

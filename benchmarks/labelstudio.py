@@ -104,7 +104,7 @@ def make_study(n: int, seed: int) -> Any:
     rng = random.Random(seed)
     stamp = f"{time.time():.0f}"
     study = Study.objects.create(name=f"label studio benchmark {stamp}")
-    models = [("ref-faithful", True), ("ref-noisy", True), ("gpt-bench", False), ("llama-bench", False)]
+    models = [("gpt-bench", False), ("llama-bench", False), ("mistral-bench", False), ("qwen-bench", False)]
     runs = []
     for model, reference in models:
         endpoint = ModelEndpoint.objects.create(

@@ -108,7 +108,18 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     configured: LabelStudioServer, study: Study, capsys: Any
 ) -> None:
     def push(study_ref: str, seed: int, *options: str) -> str:
-        design = ["--size", "6", "--overlap", "2", "--seed", str(seed), "--gold", "2"]
+        design = [
+            "--size",
+            "6",
+            "--overlap",
+            "2",
+            "--seed",
+            str(seed),
+            "--gold",
+            "2",
+            "--gold-per-rater",
+            "1",
+        ]
         call_command("annotation_push", "--study", study_ref, *design, *options)
         return str(capsys.readouterr().out)
 
@@ -119,7 +130,15 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     owner = make_researcher("researcher")
     Study.objects.filter(pk=study.pk).update(owner=owner)
     api.force_authenticate(owner)
-    design = {"study": study.pk, "arm": "informed", "size": 6, "overlap": 2, "seed": 5, "gold": 2}
+    design = {
+        "study": study.pk,
+        "arm": "informed",
+        "size": 6,
+        "overlap": 2,
+        "seed": 5,
+        "gold": 2,
+        "gold_per_rater": 1,
+    }
     through_api = api.post("/api/v1/batches", design, format="json")
 
     batch = AnnotationBatch.objects.get()
@@ -133,8 +152,8 @@ def test_push_twice_reuses_the_batch_and_adds_no_task(
     assert ls_task_count(configured, batch.label_studio_project_id) == 8
     assert batch.tasks.exclude(label_studio_task_id=None).count() == 8
     project = ls_get(configured, f"/api/projects/{batch.label_studio_project_id}/")
-    # Each task carries the batch's overlap (gold tasks more, so every rater can get them); the project keeps 1
-    # so that Label Studio serves the import order (see services.SERVING_SETTINGS).
+    # A batch that promises gold per rater: each task carries the batch's overlap (gold tasks more, so every rater
+    # can get them); the project keeps 1 so that Label Studio serves the import order (services.SERVING_SETTINGS).
     assert project["maximum_annotations"] == 1
     overlaps = {
         t["id"]: t["overlap"]
@@ -184,8 +203,10 @@ def test_a_push_of_several_import_chunks_stores_each_tasks_own_label_studio_id(
     configured: LabelStudioServer, study: Study
 ) -> None:
     with LabelStudioClient(configured.url, configured.api_key, import_chunk=4, page_size=3) as ls:
-        pushed = services.annotation_batch_push(study=study, size=10, seed=7, client=ls)  # 2.5 chunks
-        again = services.annotation_batch_push(study=study, size=10, seed=7, client=ls)
+        # 2.5 chunks; the study's transcripts include reference agents', which only a demo batch samples
+        options: services.BatchOptions = {"seed": 7, "include_reference": True}
+        pushed = services.annotation_batch_push(study=study, size=10, client=ls, **options)
+        again = services.annotation_batch_push(study=study, size=10, client=ls, **options)
 
     assert (pushed.tasks_created, pushed.tasks_existing) == (10, 0)
     assert (again.tasks_created, again.tasks_existing) == (0, 10)

@@ -133,7 +133,9 @@ def test_blind_and_informed_batches_go_round_the_loop_into_per_value_statistics(
     configured: LabelStudioServer, study: Study
 ) -> None:
     submitted = {}
-    for arm in (labeling.BLIND, labeling.INFORMED):
+    # the blind batch promises one gold item per rater (served in the service's order, tasks carry their own
+    # overlap); the informed batch promises none (project-wide overlap, Label Studio's own serving)
+    for arm, gold_per_rater in ((labeling.BLIND, 1), (labeling.INFORMED, 0)):
         batch = services.annotation_batch_push(
             study=study,
             size=SIZE,
@@ -142,9 +144,16 @@ def test_blind_and_informed_batches_go_round_the_loop_into_per_value_statistics(
             seed=7,
             gold=GOLD,
             tasks_per_rater=QUOTA,
-            gold_per_rater=1,
+            gold_per_rater=gold_per_rater,
         ).batch
         assert batch.overlap == OVERLAP
+        project = httpx.get(
+            f"{configured.url}/api/projects/{batch.label_studio_project_id}/",
+            headers={"Authorization": f"Token {configured.api_key}"},
+            timeout=30,
+        ).json()
+        assert project["maximum_annotations"] == (1 if gold_per_rater else OVERLAP)
+        assert project["sampling"] == "Sequential sampling"
         assert batch.tasks.filter(is_gold=False).count() == SIZE
         submitted[arm] = rate_through_label_studio(batch, configured.url, configured.api_key)
 
