@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from evaluation import svo
-from stats import planning, plots, views
+from stats import planning, plots, reports, views
 from stats.templatetags import stats_format
 from stats.views import PAGE_SIZE, report_context
 from tests.stats.builders import SimulatedStudy, add_judgments, build_study
@@ -114,6 +114,13 @@ def test_every_contents_link_targets_a_section_of_the_page(client: Client, valid
         assert target in page.ids, target
     duplicated = {i for i in page.ids if page.ids.count(i) > 1} - {"agreement-batch", "agreement-arm"}
     assert not duplicated
+    judged = re.search(
+        r'Human validation</a> <span class="muted">\((\d+) judgments\)', get(client, validated_study.study.pk)
+    )
+    assert judged is not None
+    assert (
+        int(judged.group(1)) == reports.cached_report(validated_study.study).human.all_raters.n_judgments > 0
+    )
 
 
 def test_secondary_tables_fold_with_summaries_that_count_their_rows(
