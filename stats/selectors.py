@@ -306,6 +306,7 @@ def methods_record(*, study: Study) -> dict[str, Any]:
     batch_rows = [
         {
             "batch": batch.pk,
+            "arm": batch.arm,
             "size": batch.size,
             "overlap": batch.overlap,
             "seed": batch.seed,
@@ -315,6 +316,9 @@ def methods_record(*, study: Study) -> dict[str, Any]:
             "show_prediction": batch.show_prediction,
             "tasks_per_rater": batch.tasks_per_rater,
             "gold_fail_threshold": batch.gold_fail_threshold,
+            "gold_min_answered": batch.gold_min_answered,
+            "gold_per_rater": batch.gold_per_rater,
+            "include_reference": batch.include_reference,
             "sampling": batch.sampling_spec,
         }
         for batch in batches(study=study)

@@ -361,3 +361,15 @@ def test_report_tables_hold_the_report_numbers(typed_report, report):
 def test_the_report_is_strict_json(report):
     text = json.dumps(report, allow_nan=False)  # no NaN, no infinity, no numpy types
     assert json.loads(text) == report
+
+
+def test_the_methods_record_each_batch_with_its_arm_and_screening_rule(validated_study, report):
+    (first, *_rest) = report["methods"]["batches"]
+    batch = validated_study.batches[0]
+    assert first["arm"] == batch.arm
+    assert (first["gold_per_rater"], first["gold_min_answered"]) == (
+        batch.gold_per_rater,
+        batch.gold_min_answered,
+    )
+    assert first["gold_fail_threshold"] == batch.gold_fail_threshold
+    assert first["include_reference"] is batch.include_reference
