@@ -15,20 +15,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PLAN_VERSION = "hvae-preregistration/1"
+PLAN_VERSION = "hvae-preregistration/2"
 
 STATISTICS: tuple[tuple[str, str], ...] = (
     ("cell mean angle, value rationality, angular deviation", "Student t interval"),
     ("category hit rate and other proportions", "Wilson score interval"),
     ("prompt-variant differences", "Welch t interval; p Holm-adjusted"),
-    ("test-retest consistency across trials", "percentile bootstrap over cells"),
-    ("Fleiss' kappa and Krippendorff's alpha (raters vs each other)", "percentile bootstrap over units"),
-    ("Cohen's kappa, automated vs human majority", "percentile bootstrap over items"),
+    (
+        "repeated-trial spread within one design: SD of the angle, modal-category share, agreement of two trials",
+        "chi-square interval; Wilson score interval; percentile bootstrap over trials",
+    ),
+    ("test-retest of identical designs", "ICC(A,1) and Pearson r of cell means; Fisher z"),
+    (
+        "every human-validation statistic per induced value and pooled over values, over all raters and over "
+        "the raters passing the gold screen, per arm (arms never pooled)",
+        "as for each statistic below",
+    ),
+    ("Cohen's kappa unweighted, linear and quadratic, automated vs human majority", "percentile bootstrap"),
     ("Gwet's AC1", "AC1 +/- 1.96 SE, Gwet's (2008) variance"),
-    ("PABAK and proportion agreement", "Wilson score interval mapped through the statistic"),
+    ("PABAK and accuracy", "Wilson score interval mapped through the statistic"),
     ("Lin's concordance correlation, automated vs human angle", "Fisher z, Lin's asymptotic variance"),
-    ("Bland-Altman bias and limits of agreement", "t interval (Bland & Altman 1999)"),
-    ("ICC (crossed designs only)", "percentile bootstrap over subjects"),
+    ("ICC(A,1), automated vs human mean angle", "F-based interval (McGraw & Wong 1996)"),
+    (
+        "Bland-Altman bias, limits of agreement and proportional-bias slope",
+        "t intervals (Bland & Altman 1999)",
+    ),
+    ("Spearman, served-the-value rating vs value rationality", "Fisher z"),
+    (
+        "among raters: ICC forms when fully crossed, else Krippendorff's alpha (nominal, ordinal, interval)",
+        "ICC F-based intervals; alpha percentile bootstrap over units",
+    ),
 )
 """The statistics the study report computes and how each one's 95% CI is obtained."""
 
@@ -66,9 +82,9 @@ def plan_document(
     items, definitions), duplicates collapsed and sorted so the plan does not depend on run order.
     """
     ordered_batches = sorted((dict(batch) for batch in batches), key=lambda b: int(b["batch"]))
+    screening = ("gold_fail_threshold", "gold_min_answered")
     sampling = [
-        {key: value for key, value in batch.items() if key != "gold_fail_threshold"}
-        for batch in ordered_batches
+        {key: value for key, value in batch.items() if key not in screening} for batch in ordered_batches
     ]
     unique = {canonical_json(dict(design)): dict(design) for design in designs}
     return {
@@ -77,13 +93,17 @@ def plan_document(
         "sampling": sampling,
         "exclusion": {
             "include_flagged_by_default": include_flagged_by_default,
-            "rule": "raters whose gold accuracy is below the batch's gold_fail_threshold (after 2+ gold "
-            "items) are flagged and left out of the agreement statistics unless include_flagged is set; "
-            "raters marked excluded are always left out",
+            "rule": "raters whose accuracy on gold items (labelled by researchers or by construction, never "
+            "by the metric; an unclear answer is a miss) is below the batch's gold_fail_threshold after "
+            "gold_min_answered gold answers are flagged; every statistic is reported over all raters and over "
+            "the raters passing this screen, side by side (include_flagged only picks the one the figures "
+            "use); raters marked excluded are always left out",
             "batches": [
                 {
                     "batch": batch["batch"],
                     "gold": batch.get("gold"),
+                    "gold_per_rater": batch.get("gold_per_rater"),
+                    "gold_min_answered": batch.get("gold_min_answered"),
                     "gold_fail_threshold": batch.get("gold_fail_threshold"),
                 }
                 for batch in ordered_batches

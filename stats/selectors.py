@@ -364,6 +364,9 @@ PLAN_BATCH_FIELDS = (
     "gold",
     "tasks_per_rater",
     "gold_fail_threshold",
+    "gold_min_answered",
+    "gold_per_rater",
+    "include_reference",
     "sampling_spec",
 )
 PLAN_DESIGN_FIELDS = {

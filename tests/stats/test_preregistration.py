@@ -114,7 +114,13 @@ def test_plan_document_does_not_depend_on_input_order_and_collapses_designs():
     assert len(plan["designs"]) == 2
     assert [b["batch"] for b in plan["sampling"]] == [1, 2]
     assert plan["seeds"]["batch_seeds"] == [1, 9]
-    assert plan["exclusion"]["batches"][1] == {"batch": 2, "gold": 4, "gold_fail_threshold": 0.5}
+    assert plan["exclusion"]["batches"][1] == {
+        "batch": 2,
+        "gold": 4,
+        "gold_per_rater": None,
+        "gold_min_answered": None,
+        "gold_fail_threshold": 0.5,
+    }
 
 
 def test_a_changed_value_changes_the_hash():
@@ -156,7 +162,13 @@ def test_the_command_stores_one_registration_and_prints_its_hash(validated_study
     assert plan["sampling"][0]["size"] == batch.size
     assert plan["sampling"][0]["overlap"] == batch.overlap
     assert plan["exclusion"]["batches"] == [
-        {"batch": batch.pk, "gold": batch.gold, "gold_fail_threshold": batch.gold_fail_threshold}
+        {
+            "batch": batch.pk,
+            "gold": batch.gold,
+            "gold_per_rater": batch.gold_per_rater,
+            "gold_min_answered": batch.gold_min_answered,
+            "gold_fail_threshold": batch.gold_fail_threshold,
+        }
     ]
     assert plan["exclusion"]["include_flagged_by_default"] is False
     assert plan["statistics"]["report_version"] == reports.REPORT_VERSION
