@@ -53,13 +53,19 @@ class ArmError(ValueError):
     """An arm that does not exist, or an option the arm forbids."""
 
 
-def check_arm(arm: str, *, show_prediction: bool = False) -> None:
-    """Refuse an unknown arm, and a prediction (the automated category) in an arm that hides the metric."""
+def check_arm(arm: str, *, show_prediction: bool = False, show_induction: bool = False) -> None:
+    """Refuse an unknown arm, a prediction (the automated category) in an arm that hides the metric, and the
+    induction turns in the blind arm (they name the induced value, which the blind arm hides)."""
     if arm not in ARMS:
         raise ArmError(f"arm must be one of {', '.join(ARMS)}, got {arm!r}")
     if show_prediction and arm != INFORMED:
         raise ArmError(
             f"the {arm} arm never shows the automated result: show_prediction is only for the informed arm"
+        )
+    if show_induction and arm == BLIND:
+        raise ArmError(
+            "the blind arm never shows the induced value: show_induction (the value-induction turns) is only for "
+            "the value-shown and informed arms"
         )
 
 

@@ -132,6 +132,12 @@ class AnnotationBatch(models.Model):
             f"batch {self.pk} of {self.study} ({self.arm}, n={self.size}, k={self.overlap}, seed={self.seed})"
         )
 
+    @property
+    def gold_never_fills(self) -> bool:
+        """A batch that promises gold per rater serves its gold tasks to every rater (their own overlap never
+        fills: ``services.GOLD_TASK_OVERLAP``); in any other batch gold tasks fill up like the rest."""
+        return self.gold_per_rater > 0
+
 
 class GoldSource(models.TextChoices):
     RESEARCHER = "researcher", "researcher: set by a researcher"

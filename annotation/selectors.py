@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 from annotation.labeling import UNCLEAR
-from annotation.models import AnnotationBatch, AnnotationTask, GoldLabel, HumanJudgment, Rater
+from annotation.models import AnnotationBatch, AnnotationTask, HumanJudgment, Rater
 from evaluation import access
 
 INVITE_SALT = "hvae.annotation.invite"
@@ -34,10 +34,6 @@ def tasks_visible_to(user: access.AnyUser) -> QuerySet[AnnotationTask]:
 
 def raters_visible_to(user: access.AnyUser) -> QuerySet[Rater]:
     return Rater.objects.filter(batch__study__in=access.studies_visible_to(user).values("pk"))
-
-
-def gold_labels_visible_to(user: access.AnyUser) -> QuerySet[GoldLabel]:
-    return GoldLabel.objects.filter(trial__run__study__in=access.studies_visible_to(user).values("pk"))
 
 
 def judgments_visible_to(user: access.AnyUser) -> QuerySet[HumanJudgment]:
@@ -130,13 +126,6 @@ def rater_gold_record(*, rater: Rater) -> GoldRecord:
     return GoldRecord(correct=correct, wrong=wrong, unclear=unclear)
 
 
-def rater_gold_accuracy(*, rater: Rater) -> tuple[int, int] | None:
-    """(correct, answered) over the rater's live gold-item judgments (unclear answers are misses), or None
-    before the first one."""
-    record = rater_gold_record(rater=rater)
-    return None if not record.answered else (record.correct, record.answered)
-
-
 @dataclass(frozen=True)
 class RaterProgress:
     done: int
@@ -151,14 +140,17 @@ class RaterProgress:
 
 
 def rater_tasks_left(*, rater: Rater) -> int:
-    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap (gold
-    tasks never fill up: every rater may take them, see ``services.GOLD_TASK_OVERLAP``)."""
+    """Tasks this rater could still judge: not judged by them, and fewer live judgments than the overlap (in a
+    batch that promises gold per rater, gold tasks never fill up: ``AnnotationBatch.gold_never_fills``)."""
     live = Q(judgments__deleted=False, judgments__was_cancelled=False)
     mine = HumanJudgment.objects.filter(rater=rater, deleted=False, was_cancelled=False).values("task_id")
+    open_tasks = Q(n_live__lt=rater.batch.overlap)
+    if rater.batch.gold_never_fills:
+        open_tasks |= Q(is_gold=True)
     return (
         rater.batch.tasks.exclude(pk__in=mine)
         .annotate(n_live=Count("judgments", filter=live))
-        .filter(Q(is_gold=True) | Q(n_live__lt=rater.batch.overlap))
+        .filter(open_tasks)
         .count()
     )
 

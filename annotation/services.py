@@ -113,6 +113,7 @@ def _check_design(
     overlap: int,
     allow_single_rater: bool,
     show_prediction: bool,
+    show_induction: bool = False,
     size: int | None = None,
     gold: int = 0,
     tasks_per_rater: int = DEFAULT_QUOTA,
@@ -126,9 +127,12 @@ def _check_design(
             field="overlap",
         )
     try:
-        labeling.check_arm(arm, show_prediction=show_prediction)
+        labeling.check_arm(arm, show_prediction=show_prediction, show_induction=show_induction)
     except labeling.ArmError as exc:
-        raise DomainError(f"{exc}.", field="show_prediction" if arm in labeling.ARMS else "arm") from exc
+        field = (
+            "arm" if arm not in labeling.ARMS else "show_induction" if show_induction else "show_prediction"
+        )
+        raise DomainError(f"{exc}.", field=field) from exc
     rule = screening or ScreeningRule()
     if not 0 <= rule.fail_threshold <= 1:
         raise DomainError(
@@ -210,6 +214,7 @@ def annotation_batch_get_or_create(
         overlap=overlap,
         allow_single_rater=allow_single_rater,
         show_prediction=show_prediction,
+        show_induction=show_induction,
         size=size,
         gold=gold,
         tasks_per_rater=tasks_per_rater,
@@ -343,6 +348,7 @@ def annotation_batch_push(
         overlap=options.get("overlap", DEFAULT_OVERLAP),
         allow_single_rater=options.get("allow_single_rater", False),
         show_prediction=options.get("show_prediction", False),
+        show_induction=options.get("show_induction", False),
         size=size,
         gold=options.get("gold", 0),
         tasks_per_rater=options.get("tasks_per_rater", DEFAULT_QUOTA),
@@ -399,7 +405,7 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
     )
     # Batches made before tasks had positions keep the project-wide overlap they were pushed with.
     ordered = bool(tasks) and all(task.position is not None for task in tasks)
-    per_task_overlap = ordered and batch.gold_per_rater > 0
+    per_task_overlap = ordered and batch.gold_never_fills
     design = labeling.InterfaceDesign(
         arm=batch.arm,
         show_choices=batch.show_choices,
@@ -410,8 +416,8 @@ def _push_to_label_studio(batch: AnnotationBatch, client: LabelStudioClient) -> 
     project_id = client.ensure_project(
         title=f"HVAE · {batch.study.name} · batch {batch.pk}"[:50],
         label_config=labeling.label_config(design),
-        description=f"Study {batch.study.name}; {batch.arm} arm, n={batch.size}, overlap {batch.overlap}, "
-        f"seed {batch.seed}.",
+        # raters can read the project's text: it names nothing of the design (arm, sample, overlap)
+        description=f"Study {batch.study.name}.",
         maximum_annotations=1 if per_task_overlap else batch.overlap,
         external_key=batch.key,
     )
@@ -622,13 +628,15 @@ def judgments_upsert(*, records: Sequence[AnnotationRecord]) -> JudgmentsUpserte
         except PayloadError as exc:
             unreadable.append((record.id, str(exc)))
             continue
-        if rater is not None:
-            touched_raters[rater.pk] = rater
         judgment = existing.get(record.id)
         if judgment is None:
             new[record.id] = HumanJudgment(label_studio_annotation_id=record.id, **values)
+            if rater is not None:
+                touched_raters[rater.pk] = rater
             continue
         if any(_field_value(judgment, name) != _plain(values, name) for name in JUDGMENT_FIELDS):
+            if rater is not None:
+                touched_raters[rater.pk] = rater
             if judgment.rater_id is not None:
                 former_raters.add(judgment.rater_id)
             for name, value in values.items():
@@ -645,8 +653,8 @@ def judgments_upsert(*, records: Sequence[AnnotationRecord]) -> JudgmentsUpserte
         update_fields=written,
     )
     HumanJudgment.objects.bulk_update(list(changed.values()), written, batch_size=BULK_ROWS)
-    # Every rater seen gets their gold accuracy checked, as one judgment_upsert per annotation would do;
-    # a rater whose judgment went to another account too.
+    # A rater with a new or changed judgment gets their gold accuracy checked (an unchanged one cannot move
+    # it); a rater whose judgment went to another account too.
     former_raters -= set(touched_raters)
     for rater in [
         *touched_raters.values(),

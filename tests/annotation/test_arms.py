@@ -360,3 +360,24 @@ def test_admin_lists_and_filters_by_arm_and_keeps_it_fixed(
     assert "blind: the transcript only" in listing
     assert 'name="arm"' not in page  # read-only once made: the arm is part of the batch's identity
     assert "blind: the transcript only" in page
+
+
+def test_the_induction_turns_are_refused_in_the_blind_arm(known_study: Study) -> None:
+    # they name the induced value, which the blind arm hides
+    with pytest.raises(DomainError, match="blind arm never shows the induced value") as error:
+        push(known_study, arm="blind", show_induction=True)
+    assert error.value.field == "show_induction"
+    assert not AnnotationBatch.objects.exists()
+    with pytest.raises(labeling.ArmError):
+        labeling.check_arm("blind", show_induction=True)
+    labeling.check_arm("value-shown", show_induction=True)
+    labeling.check_arm("informed", show_induction=True)
+
+
+def test_the_label_studio_project_text_names_nothing_of_the_design(known_study: Study) -> None:
+    batch, client = push(known_study)
+    [options] = client.project_options
+    text = f"{options['title']} {options['description']}"
+    assert known_study.name in text
+    for word in ("blind", " arm", "overlap", "seed", f"n={batch.size}"):
+        assert word not in text, word

@@ -173,7 +173,8 @@ def test_flagging_follows_the_batchs_rule_and_unclear_on_gold_is_a_miss(study: S
     gold_judgment(batch, unsure, 2, truth[2])
     assert unsure.flagged  # 1 of 3: the unclear answers are misses
     assert selectors.rater_gold_record(rater=unsure) == selectors.GoldRecord(correct=1, wrong=0, unclear=2)
-    assert selectors.rater_gold_accuracy(rater=unsure) == (1, 3)
+    record = selectors.rater_gold_record(rater=unsure)
+    assert (record.correct, record.answered) == (1, 3)  # unclear answers are misses
 
     careful = Rater.objects.create(batch=batch, participant_id="careful", email="c@raters.invalid")
     for number in range(3):
@@ -190,6 +191,8 @@ def test_flagging_follows_the_batchs_rule_and_unclear_on_gold_is_a_miss(study: S
 
 
 def test_gold_tasks_never_fill_up_so_a_rater_can_always_take_them(batch: AnnotationBatch) -> None:
+    batch.gold_per_rater = 1  # the promise that makes gold tasks never fill up
+    batch.save(update_fields=["gold_per_rater"])
     me = Rater.objects.create(batch=batch, participant_id="me", email="me@raters.invalid")
     others = [
         Rater.objects.create(batch=batch, participant_id=f"o{n}", email=f"o{n}@r.invalid") for n in range(3)
@@ -199,6 +202,10 @@ def test_gold_tasks_never_fill_up_so_a_rater_can_always_take_them(batch: Annotat
             label_studio_annotation_id=number + 1, task=task, trial=task.trial, rater=rater
         )
     assert selectors.rater_tasks_left(rater=me) == batch.tasks.filter(is_gold=True).count() == 2
+    # without that promise gold tasks fill up like the others (Label Studio keeps the project-wide overlap)
+    batch.gold_per_rater = 0
+    batch.save(update_fields=["gold_per_rater"])
+    assert selectors.rater_tasks_left(rater=me) == 0
 
 
 # --- the import order ----------------------------------------------------------------------------------------

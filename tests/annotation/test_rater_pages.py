@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -216,7 +217,6 @@ def test_a_rater_who_runs_out_of_conversations_gets_the_code_for_what_they_did(
     batch.tasks_per_rater = 50
     batch.overlap = 1
     batch.save()
-    batch.tasks.filter(is_gold=True).delete()  # gold tasks never fill up (test_gold.py): a batch without them
     consent(client, batch)
     client.post(reverse("rater-start", kwargs={"token": selectors.invite_token(batch=batch)}))
     me = Rater.objects.get()
@@ -256,3 +256,21 @@ def test_a_rater_who_runs_out_of_conversations_gets_the_code_for_what_they_did(
     HumanJudgment.objects.filter(label_studio_annotation_id=2).update(deleted=True)
     assert selectors.rater_tasks_left(rater=me) == 1
     assert not selectors.rater_progress(rater=me).finished
+
+
+@pytest.mark.parametrize(
+    ("arm", "angle", "unclear", "served"),
+    [("blind", False, True, False), ("value-shown", False, True, True), ("informed", True, False, False)],
+)
+def test_the_instructions_ask_only_what_the_arms_interface_asks(
+    client: Client, batch: AnnotationBatch, arm: str, angle: bool, unclear: bool, served: bool
+) -> None:
+    AnnotationBatch.objects.filter(pk=batch.pk).update(arm=arm)
+    consent(client, batch)
+    token = selectors.invite_token(batch=batch)
+    page = client.get(reverse("rater-instructions", kwargs={"token": token})).content.decode()
+    # the blind and value-shown arms show no ring and ask no angle: their instructions give no angle scale
+    assert ('id="instructions-angle"' in page) is angle
+    assert ("45°" in page) is angle
+    assert ("<em>unclear</em>" in page) is unclear
+    assert ("served" in page) is served
