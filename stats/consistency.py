@@ -367,9 +367,11 @@ def consistency_section(
         )
     runs = frame.groupby(CELL_COLUMNS, sort=True)["run_id"].unique()
     repeated = runs[runs.map(len) >= 2]
-    first_ids = {sorted(ids)[0] for ids in repeated}
-    second_ids = {sorted(ids)[1] for ids in repeated}
-    retest = test_retest(frame[frame["run_id"].isin(first_ids)], frame[frame["run_id"].isin(second_ids)])
+    # each configuration's own first and second run, paired by (cell, run): never another cell's run
+    keyed = pd.MultiIndex.from_frame(frame[[*CELL_COLUMNS, "run_id"]].astype(str))
+    first = {(*(str(part) for part in cell), str(sorted(ids)[0])) for cell, ids in repeated.items()}
+    second = {(*(str(part) for part in cell), str(sorted(ids)[1])) for cell, ids in repeated.items()}
+    retest = test_retest(frame[keyed.isin(list(first))], frame[keyed.isin(list(second))])
     return Consistency(tuple(cells), retest, len(repeated), CONSISTENCY_NOTE)
 
 

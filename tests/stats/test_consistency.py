@@ -161,6 +161,23 @@ def test_test_retest_pairs_the_first_two_runs_of_a_cell():
     assert section.test_retest["ICC(A,1)"].value == pytest.approx(1.0)
 
 
+def test_test_retest_pairs_each_cell_with_its_own_runs():
+    # cell A ran as runs 1 and 2, cell B as runs 2 and 3 (run ids shared across cells in this frame), cell C
+    # once: every cell's first run is paired with its own second run, and C stays out
+    a = _simulated_run(8, n_cells=1).assign(value="A")
+    b = _simulated_run(9, n_cells=1).assign(value="B")
+    c = _simulated_run(10, n_cells=1).assign(value="C", run_id=4)
+    b_later = b.assign(angle=b["angle"] + 10.0)
+    frame = pd.concat(
+        [a.assign(run_id=1), a.assign(run_id=2), b.assign(run_id=2), b_later.assign(run_id=3), c]
+    )
+    section = consistency.consistency_section(frame, {}, n_boot=200)
+    assert section.test_retest_cells == 2
+    assert section.test_retest["pearson_r"].n == 2
+    own = consistency.test_retest(pd.concat([a, b]), pd.concat([a, b_later]))
+    assert section.test_retest["ICC(A,1)"].value == pytest.approx(own["ICC(A,1)"].value)
+
+
 @PROPERTIES
 @given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(2, 10), st.floats(0.5, 30.0))
 def test_cell_intervals_contain_their_estimates(seed, n_cells, n_trials, noise):
