@@ -630,18 +630,28 @@ TABLE_NAMES = (
 
 def human_tables(section: model.HumanSection) -> dict[str, pd.DataFrame]:
     """The human-validation tables (``HUMAN_TABLES``): every statistic per arm, value and exclusion variant;
-    the confusion matrix of the selected variant, pooled over values; each rater's gold accuracy."""
-    selected = section.gold_screened if section.selected == "gold_screened" else section.all_raters
-    matrix = selected.pooled.vs_majority.confusion
-    labels = [str(label) for label in matrix.labels]
-    confusion = pd.DataFrame(matrix.counts, index=labels, columns=labels)
-    gold_accuracy = [
-        {"rater": g.rater, "flagged": g.flagged, "excluded": g.excluded, **g.accuracy.to_dict()}
-        for g in section.gold_accuracy
-    ]
+    per arm, the confusion matrix of the selected rater selection pooled over values, and each rater's gold
+    accuracy (an ``arm`` column names the arm: arms are never pooled)."""
+    confusions, gold_accuracy = [], []
+    for arm in (section, *section.other_arms):
+        selected = arm.gold_screened if section.selected == "gold_screened" else arm.all_raters
+        matrix = selected.pooled.vs_majority.confusion
+        labels = [str(label) for label in matrix.labels]
+        frame = pd.DataFrame(matrix.counts, index=labels, columns=labels).rename_axis("automated \\ majority")
+        confusions.append(frame.reset_index().assign(arm=arm.arm).set_index("arm").reset_index())
+        gold_accuracy += [
+            {
+                "arm": arm.arm,
+                "rater": g.rater,
+                "flagged": g.flagged,
+                "excluded": g.excluded,
+                **to_json(g.accuracy),
+            }
+            for g in arm.gold_accuracy
+        ]
     return {
         "agreement": pd.DataFrame(human_validation.human_rows(section)),
-        "confusion_matrix": confusion.rename_axis("automated \\ majority").reset_index(),
+        "confusion_matrix": pd.concat(confusions, ignore_index=True),
         "gold_accuracy": pd.DataFrame(gold_accuracy),
     }
 

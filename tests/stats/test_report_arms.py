@@ -32,3 +32,14 @@ def test_arms_are_reported_apart_and_unclear_counts_as_no_category(validated_stu
     assert 0 < human.all_raters.n_judgments <= judged_blind
     assert 0 < other.all_raters.n_judgments <= judged_informed
     assert "never pooled" in human.arms_note
+
+
+def test_the_csv_tables_keep_every_arm_apart(validated_study) -> None:
+    informed = add_judgments(
+        validated_study, n_transcripts=20, n_raters=3, overlap=3, seed=9, first_annotation_id=10_000
+    )
+    AnnotationBatch.objects.filter(pk=informed.pk).update(arm="informed")
+    tables = reports.report_tables(reports.build_report(validated_study.study, n_boot=100))
+    assert set(tables["confusion_matrix"]["arm"]) == {"blind", "informed"}
+    assert set(tables["gold_accuracy"]["arm"]) <= {"blind", "informed"}
+    assert "blind" in set(tables["gold_accuracy"]["arm"])

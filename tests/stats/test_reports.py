@@ -355,7 +355,8 @@ def test_report_tables_hold_the_report_numbers(typed_report, report):
     assert row["n"].tolist() == [kappa.n]
     assert set(agreement["exclusion"]) == {human_validation.ALL_RATERS, human_validation.GOLD_SCREENED}
     assert len(tables["automated"]) == 16
-    assert tables["confusion_matrix"].iloc[:, 1:].to_numpy().sum() == kappa.n
+    assert list(tables["confusion_matrix"].columns[:2]) == ["arm", "automated \\ majority"]
+    assert tables["confusion_matrix"].iloc[:, 2:].to_numpy().sum() == kappa.n
 
 
 def test_the_report_is_strict_json(report):
